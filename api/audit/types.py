@@ -1,0 +1,28 @@
+from datetime import datetime
+
+import strawberry
+import strawberry_django
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from api.accounts.types import UserType
+from reservation import models
+
+ActorKind = strawberry.enum(
+    models.AuditEntry.ActorKind,
+    name="ActorKind",
+    description="USER (session), TOKEN (API token) or SYSTEM (a job).",
+)
+
+
+@strawberry_django.type(
+    models.AuditEntry, name="AuditEntry", description="One recorded change or access."
+)
+class AuditEntryType(relay.Node):
+    at: datetime = strawberry_django.field(description="When (UTC).")
+    actor_kind: ActorKind = strawberry_django.field(description="How the actor acted.")
+    actor_user: UserType | None = strawberry_django.field(
+        description="Who acted (null for the system or a deleted user)."
+    )
+    action: str = strawberry_django.field(description="What happened, e.g. reservation.confirm.")
+    changes: JSON = strawberry_django.field(description="The values changed or shown.")

@@ -1,0 +1,124 @@
+from datetime import datetime
+
+import strawberry
+import strawberry_django
+from strawberry import relay
+from strawberry_django.relay import DjangoListConnection
+
+from api.context import Info, actor_of
+from api.ids import decode_id
+from reservation.errors import NotFound
+from reservation.selectors import accounts as account_selectors
+from reservation.selectors import booking as booking_selectors
+from reservation.selectors import reservations as reservation_selectors
+
+from .types import (
+    AvailabilityWindowType,
+    BookingRules,
+    ProviderType,
+    ReservationStatus,
+    ReservationType,
+    Slot,
+    TimeOffType,
+    WorkingHoursResult,
+)
+
+
+def rules_of(policy) -> BookingRules:
+    return BookingRules(
+        slot_length_minutes=policy.slot_length_minutes,
+        step_minutes=int(policy.step.total_seconds() // 60),
+        min_notice_minutes=policy.min_notice_minutes,
+        horizon_days=policy.horizon_days,
+        hold_minutes=policy.hold_minutes,
+        buffer_before_minutes=policy.buffer_before_minutes,
+        buffer_after_minutes=policy.buffer_after_minutes,
+        max_active_holds=policy.max_active_holds,
+    )
+
+
+@strawberry.type
+class BookingQuery:
+    @strawberry_django.connection(
+        DjangoListConnection[ProviderType], description="Active providers."
+    )
+    def providers(self, info: Info) -> list[ProviderType]:
+        return booking_selectors.provider_list()  # type: ignore[return-value]
+
+    @strawberry_django.field(description="The booking rules in force for a provider.")
+    def booking_rules(self, info: Info, provider_id: relay.GlobalID) -> BookingRules:
+        provider = booking_selectors.active_provider(provider_id=decode_id(provider_id, "Provider"))
+        return rules_of(booking_selectors.policy_for(provider=provider))
+
+    @strawberry_django.field(
+        description="Bookable slots of a provider in [start, end) "
+        "(at most 62 days), earliest first."
+    )
+    def available_slots(
+        self, info: Info, provider_id: relay.GlobalID, start: datetime, end: datetime
+    ) -> list[Slot]:
+        found = booking_selectors.provider_slots(
+            provider_id=decode_id(provider_id, "Provider"), start=start, end=end
+        )
+        return [Slot(start=s, end=e) for s, e in found]
+
+    @strawberry_django.connection(
+        DjangoListConnection[ReservationType],
+        description="Reservations you may see (yours as client, with you as provider; staff: "
+        "all), ordered by start. A reservation is in [start, end) when it overlaps it.",
+    )
+    def reservations(
+        self,
+        info: Info,
+        status: list[ReservationStatus] | None = None,
+        provider_id: relay.GlobalID | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[ReservationType]:
+        user = actor_of(info).require_user()
+        return reservation_selectors.reservation_list(  # type: ignore[return-value]
+            user=user,
+            statuses=[s.value for s in status] if status else None,
+            provider_id=decode_id(provider_id, "Provider") if provider_id else None,
+            start=start,
+            end=end,
+        )
+
+    @strawberry_django.field(description="One reservation you may see.")
+    def reservation(self, info: Info, id: relay.GlobalID) -> ReservationType:
+        user = actor_of(info).require_user()
+        found = (
+            reservation_selectors.reservations_visible_to(user)
+            .filter(pk=decode_id(id, "Reservation"))
+            .first()
+        )
+        if found is None:
+            raise NotFound("No such reservation.")
+        return found  # type: ignore[return-value]
+
+    @strawberry_django.connection(
+        DjangoListConnection[AvailabilityWindowType],
+        description="Your explicit availability windows (providers).",
+    )
+    def availability_windows(
+        self, info: Info, start: datetime | None = None, end: datetime | None = None
+    ) -> list[AvailabilityWindowType]:
+        provider = actor_of(info).require_provider()
+        return booking_selectors.provider_windows(  # type: ignore[return-value]
+            provider=provider, start=start, end=end
+        )
+
+    @strawberry_django.field(description="Your weekly working hours.")
+    def working_hours(self, info: Info) -> WorkingHoursResult:
+        user = actor_of(info).require_user()
+        return WorkingHoursResult(
+            time_zone=user.time_zone,
+            hours=list(account_selectors.working_hours_of(user=user)),  # type: ignore[arg-type]
+        )
+
+    @strawberry_django.connection(
+        DjangoListConnection[TimeOffType], description="Your time off, in order."
+    )
+    def time_off(self, info: Info) -> list[TimeOffType]:
+        user = actor_of(info).require_user()
+        return account_selectors.time_off_of(user=user)  # type: ignore[return-value]

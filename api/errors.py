@@ -1,0 +1,77 @@
+"""Error codes on every GraphQL error, and no internals in any of them.
+
+Expected failures carry `extensions.code` (the domain's stable codes). Anything unexpected
+reaches the client as INTERNAL_ERROR with an `errorId` that is also in the server log next
+to the traceback — never a stack trace or SQL.
+"""
+
+import logging
+import uuid
+
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from reservation.errors import ErrorCode
+
+logger = logging.getLogger("api.errors")
+
+_PAGINATION_MESSAGES = ("Argument 'first'", "Argument 'last'", "Argument 'offset'")
+
+
+def _code_for(original: BaseException) -> str | None:
+    code = getattr(original, "code", None)
+    if isinstance(original, ValidationError):
+        return str(code or ErrorCode.INVALID_INPUT)
+    if isinstance(original, PermissionDenied):
+        return str(code or ErrorCode.PERMISSION_DENIED)
+    if isinstance(original, ObjectDoesNotExist):
+        return ErrorCode.NOT_FOUND.value
+    if isinstance(original, ValueError) and str(original).startswith(_PAGINATION_MESSAGES):
+        return ErrorCode.INVALID_INPUT.value
+    return None
+
+
+class ErrorCodes(SchemaExtension):
+    def on_operation(self):
+        yield
+        result = self.execution_context.result
+        if not result or not result.errors:
+            return
+        processed = []
+        for error in result.errors:
+            original = error.original_error
+            if original is None or isinstance(original, GraphQLError):
+                # A malformed document or variables: the message is about the query itself.
+                error.extensions = {"code": "GRAPHQL_VALIDATION_FAILED", **(error.extensions or {})}
+                processed.append(error)
+                continue
+            code = _code_for(original)
+            if code is not None:
+                message = (
+                    " ".join(original.messages)
+                    if isinstance(original, ValidationError)
+                    else str(original)
+                )
+                processed.append(
+                    GraphQLError(
+                        message, nodes=error.nodes, path=error.path, extensions={"code": code}
+                    )
+                )
+                continue
+            error_id = uuid.uuid4().hex
+            logger.error(
+                "unexpected error %s in %s",
+                error_id,
+                error.path,
+                exc_info=(type(original), original, original.__traceback__),
+            )
+            processed.append(
+                GraphQLError(
+                    "Internal server error.",
+                    nodes=error.nodes,
+                    path=error.path,
+                    extensions={"code": "INTERNAL_ERROR", "errorId": error_id},
+                )
+            )
+        result.errors = processed

@@ -1,0 +1,187 @@
+"""Accounts, profiles and personal API tokens."""
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+
+from reservation.actors import Actor, utcnow
+from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
+from reservation.models import ApiToken, Client, Provider, User
+from reservation.services.audit import audit_record
+from reservation.timezones import is_time_zone
+
+TOKEN_PREFIX = "rdv_"
+
+
+def normalize_email(email: str) -> str:
+    """Lower-cased, trimmed address, or INVALID_INPUT."""
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "Enter a valid e-mail address.", field="email"
+        ) from exc
+    return email
+
+
+def _check_time_zone(time_zone: str) -> None:
+    if not is_time_zone(time_zone):
+        raise DomainError(
+            ErrorCode.INVALID_TIME_ZONE,
+            f"{time_zone!r} is not an IANA time zone (e.g. Europe/Berlin).",
+            field="timeZone",
+        )
+
+
+def account_register(
+    *,
+    email: str,
+    password: str,
+    name: str = "",
+    time_zone: str = "UTC",
+    now: datetime | None = None,
+) -> User:
+    """Create an active user with a client profile; EMAIL_TAKEN if the address is in use."""
+    now = now or utcnow()
+    email = normalize_email(email)
+    _check_time_zone(time_zone)
+    if len(name) > 200:
+        raise DomainError(ErrorCode.INVALID_INPUT, "Name is too long (200 at most).", field="name")
+    candidate = User(email=email, name=name.strip())
+    try:
+        password_validation.validate_password(password, user=candidate)
+    except ValidationError as exc:
+        raise DomainError(
+            ErrorCode.WEAK_PASSWORD, " ".join(exc.messages), field="password"
+        ) from exc
+    try:
+        with transaction.atomic(durable=True):
+            user = User.objects.create_user(email, password, name=name.strip(), time_zone=time_zone)
+            Client.objects.create(user=user)
+            audit_record(
+                actor=Actor(user=user),
+                action="account.register",
+                subject=user,
+                changes={"email": email},
+                at=now,
+            )
+    except IntegrityError as exc:
+        raise DomainError(
+            ErrorCode.EMAIL_TAKEN, "An account with this e-mail already exists.", field="email"
+        ) from exc
+    return user
+
+
+def provider_create(
+    *,
+    email: str,
+    name: str = "",
+    time_zone: str = "UTC",
+    password: str | None = None,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Provider:
+    """Make `email` a provider (creating the user if needed). Staff or the system only."""
+    now = now or utcnow()
+    if not (actor.system or actor.is_staff):
+        raise AccessDenied("Only staff can create providers.")
+    email = normalize_email(email)
+    _check_time_zone(time_zone)
+    with transaction.atomic():
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user = User.objects.create_user(email, password, name=name, time_zone=time_zone)
+        else:
+            user.time_zone = time_zone
+            if name:
+                user.name = name
+            user.save(update_fields=["time_zone", "name"])
+        provider, created = Provider.objects.get_or_create(
+            user=user, defaults={"display_name": name}
+        )
+        if created:
+            audit_record(
+                actor=actor,
+                action="provider.create",
+                subject=provider,
+                changes={"email": email, "time_zone": time_zone},
+                at=now,
+            )
+    return provider
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_token_create(
+    *, actor: Actor, name: str, now: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """Create a personal token for the acting user; returns (token, secret). The secret is not
+    stored and cannot be shown again."""
+    now = now or utcnow()
+    user = actor.require_user()
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "Give the token a name of 1–100 characters.", field="name"
+        )
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user, name=name, prefix=secret[:10], digest=_digest(secret)
+        )
+        audit_record(
+            actor=actor,
+            action="api_token.create",
+            subject=token,
+            changes={"name": name, "prefix": token.prefix},
+            at=now,
+        )
+    return token, secret
+
+
+def api_token_revoke(*, actor: Actor, token_id: int, now: datetime | None = None) -> ApiToken:
+    """Revoke one of the acting user's tokens (idempotent)."""
+    now = now or utcnow()
+    user = actor.require_user()
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().filter(pk=token_id, user=user).first()
+        if token is None:
+            raise NotFound("No such API token.")
+        if token.revoked_at is None:
+            token.revoked_at = now
+            token.save(update_fields=["revoked_at"])
+            audit_record(
+                actor=actor,
+                action="api_token.revoke",
+                subject=token,
+                changes={"revoked_at": now},
+                at=now,
+            )
+    return token
+
+
+def api_token_authenticate(*, secret: str, now: datetime | None = None) -> ApiToken | None:
+    """The live token for this secret (its user active), or None. Records last use."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    now = now or utcnow()
+    token = (
+        ApiToken.objects.select_related("user", "user__provider", "user__client")
+        .filter(digest=_digest(secret), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    # Touch at most once a minute: a token used in a loop must not write on every request.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

@@ -1,0 +1,56 @@
+"""Writing audit entries: always inside the caller's transaction."""
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from reservation.actors import Actor
+from reservation.models import AuditEntry
+
+
+def _jsonable(changes: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(changes, cls=DjangoJSONEncoder))
+
+
+def _entry(
+    *, actor: Actor, action: str, subject: Any, changes: dict[str, Any], at: datetime
+) -> AuditEntry:
+    if actor.system:
+        kind = AuditEntry.ActorKind.SYSTEM
+    elif actor.api_token is not None:
+        kind = AuditEntry.ActorKind.TOKEN
+    else:
+        kind = AuditEntry.ActorKind.USER
+    return AuditEntry(
+        at=at,
+        actor_kind=kind,
+        actor_user=actor.user,
+        actor_token=actor.api_token,
+        action=action,
+        subject_type=subject._meta.model_name,
+        subject_id=subject.pk,
+        changes=_jsonable(changes),
+    )
+
+
+def audit_record(
+    *, actor: Actor, action: str, subject: Any, changes: dict[str, Any], at: datetime
+) -> AuditEntry:
+    """Write one audit entry for `subject` (a saved model instance)."""
+    entry = _entry(actor=actor, action=action, subject=subject, changes=changes, at=at)
+    entry.save()
+    return entry
+
+
+def audit_record_many(
+    *, actor: Actor, action: str, items: Iterable[tuple[Any, dict[str, Any]]], at: datetime
+) -> list[AuditEntry]:
+    """Write one entry per (subject, changes) pair in a single INSERT."""
+    entries = [
+        _entry(actor=actor, action=action, subject=subject, changes=changes, at=at)
+        for subject, changes in items
+    ]
+    return AuditEntry.objects.bulk_create(entries)

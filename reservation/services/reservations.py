@@ -1,0 +1,327 @@
+"""Reserving a provider's time: hold, confirm, cancel, reschedule, expire.
+
+Every write takes the provider's lock (services.locks) before it checks anything, and the
+exclusion constraint `reservation_no_overlap` backs the check for whatever slips past it.
+"""
+
+from datetime import datetime
+
+from django.db import IntegrityError, connection, transaction
+
+from reservation import slots
+from reservation.actors import SYSTEM, Actor, utcnow
+from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
+from reservation.models import Provider, Reservation, ReservationStatus
+from reservation.selectors.booking import SlotQuery, slot_query
+from reservation.selectors.reservations import reservation_visible_to
+from reservation.services.audit import audit_record, audit_record_many
+from reservation.services.locks import lock_booking, lock_provider
+from reservation.validation import require_aware
+
+MAX_IDEMPOTENCY_KEY = 200
+MAX_REASON = 500
+
+
+def _snapshot(r: Reservation) -> dict[str, object]:
+    return {
+        "provider": r.provider_id,
+        "client": r.client_id,
+        "start": r.start,
+        "end": r.end,
+        "status": r.status,
+        "expires_at": r.expires_at,
+    }
+
+
+def _active_provider(provider_id: int) -> Provider:
+    provider = Provider.objects.filter(pk=provider_id, is_active=True).only("pk").first()
+    if provider is None:
+        raise NotFound("No such provider.")
+    return provider
+
+
+def _check_bookable(*, query: SlotQuery, start: datetime, now: datetime) -> None:
+    """Raise the most helpful code when `start` is not a slot the listing would offer."""
+    rules = query.rules
+    if slots.is_bookable(
+        start_at=start, availability=query.availability, busy=query.busy, rules=rules, now=now
+    ):
+        return
+    if start < now + rules.min_notice:
+        raise DomainError(
+            ErrorCode.NOTICE_TOO_SHORT,
+            f"Book at least {int(rules.min_notice.total_seconds() // 60)} minutes ahead.",
+            field="start",
+        )
+    if start > now + rules.horizon:
+        raise DomainError(
+            ErrorCode.BEYOND_HORIZON,
+            f"Book at most {rules.horizon.days} days ahead.",
+            field="start",
+        )
+    raise DomainError(ErrorCode.SLOT_UNAVAILABLE, "That slot is not available.", field="start")
+
+
+def _slot_taken(exc: IntegrityError) -> DomainError:
+    """The constraint that only a race can hit, translated for the client."""
+    if "reservation_no_overlap" in str(exc):
+        return DomainError(ErrorCode.SLOT_UNAVAILABLE, "That slot was just taken.", field="start")
+    raise exc
+
+
+_EXPIRE_SQL = """
+    UPDATE reservation_reservation SET status = %s, updated_at = %s
+    WHERE status = %s AND expires_at <= %s
+    RETURNING id, expires_at
+"""
+_EXPIRE_PROVIDER_SQL = """
+    UPDATE reservation_reservation SET status = %s, updated_at = %s
+    WHERE status = %s AND expires_at <= %s AND provider_id = %s
+    RETURNING id, expires_at
+"""
+
+
+def reservation_expire_due(*, now: datetime | None = None, provider_id: int | None = None) -> int:
+    """Mark every hold whose time ran out as EXPIRED (one UPDATE), auditing each as the
+    system. Runs in the caller's transaction, or its own."""
+    now = now or utcnow()
+    sql = _EXPIRE_SQL
+    params: list[object] = [ReservationStatus.EXPIRED, now, ReservationStatus.HELD, now]
+    if provider_id is not None:
+        sql = _EXPIRE_PROVIDER_SQL
+        params.append(provider_id)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        audit_record_many(
+            actor=SYSTEM,
+            action="reservation.expire",
+            items=[
+                (Reservation(pk=pk), {"status": ReservationStatus.EXPIRED, "expires_at": exp})
+                for pk, exp in rows
+            ],
+            at=now,
+        )
+    return len(rows)
+
+
+def reservation_create(
+    *,
+    actor: Actor,
+    provider_id: int,
+    start: datetime,
+    idempotency_key: str = "",
+    now: datetime | None = None,
+) -> Reservation:
+    """Hold a slot for the acting client until now + hold time.
+
+    Accepts exactly the starts `available_slots` lists at `now`. A repeated call with the same
+    idempotency key returns the first reservation unchanged.
+    """
+    now = now or utcnow()
+    client = actor.require_client()
+    start = require_aware(start, field="start")
+    if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "idempotencyKey is too long (200 at most).",
+            field="idempotencyKey",
+        )
+    _active_provider(provider_id)
+    with transaction.atomic(durable=True):
+        provider, client = lock_booking(provider_id=provider_id, client_id=client.pk)
+        if idempotency_key:
+            earlier = Reservation.objects.filter(
+                client=client, idempotency_key=idempotency_key
+            ).first()
+            if earlier is not None:
+                if earlier.provider_id != provider.pk or earlier.start != start:
+                    raise DomainError(
+                        ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                        "This idempotency key was used for another request.",
+                        field="idempotencyKey",
+                    )
+                return earlier
+        reservation_expire_due(now=now, provider_id=provider.pk)
+        query = slot_query(provider=provider, start=start, end=start, now=now)
+        _check_bookable(query=query, start=start, now=now)
+        held = Reservation.objects.filter(
+            client=client, status=ReservationStatus.HELD, expires_at__gt=now
+        ).count()
+        if held >= query.policy.max_active_holds:
+            raise DomainError(
+                ErrorCode.HOLD_LIMIT_REACHED,
+                f"You already hold {held} unconfirmed slots; confirm or cancel one first.",
+            )
+        try:
+            with transaction.atomic():
+                reservation = Reservation.objects.create(
+                    provider=provider,
+                    client=client,
+                    start=start,
+                    end=start + query.rules.slot_length,
+                    status=ReservationStatus.HELD,
+                    expires_at=now + query.policy.hold_time,
+                    idempotency_key=idempotency_key,
+                )
+        except IntegrityError as exc:
+            raise _slot_taken(exc) from exc
+        audit_record(
+            actor=actor,
+            action="reservation.create",
+            subject=reservation,
+            changes=_snapshot(reservation),
+            at=now,
+        )
+    return reservation
+
+
+def _locked_visible(*, actor: Actor, reservation_id: int) -> Reservation:
+    user = actor.require_user()
+    reservation = (
+        Reservation.objects.select_for_update(of=("self",))
+        .select_related("client__user", "provider__user")
+        .filter(pk=reservation_id)
+        .first()
+    )
+    if reservation is None or not reservation_visible_to(reservation, user):
+        raise NotFound("No such reservation.")
+    return reservation
+
+
+def reservation_confirm(
+    *, actor: Actor, reservation_id: int, now: datetime | None = None
+) -> Reservation:
+    """Confirm the acting client's live hold. Confirming twice is harmless; a hold whose time
+    ran out becomes EXPIRED (that is kept) and the call fails with HOLD_EXPIRED."""
+    now = now or utcnow()
+    user = actor.require_user()
+    with transaction.atomic(durable=True):
+        reservation = _locked_visible(actor=actor, reservation_id=reservation_id)
+        if reservation.client.user_id != user.pk:
+            raise AccessDenied("Only the client who holds it can confirm a reservation.")
+        if reservation.status == ReservationStatus.CONFIRMED:
+            return reservation
+        if reservation.status == ReservationStatus.HELD and reservation.expires_at > now:
+            reservation.status = ReservationStatus.CONFIRMED
+            reservation.confirmed_at = now
+            reservation.expires_at = None
+            reservation.save(update_fields=["status", "confirmed_at", "expires_at", "updated_at"])
+            audit_record(
+                actor=actor,
+                action="reservation.confirm",
+                subject=reservation,
+                changes={"status": reservation.status},
+                at=now,
+            )
+            return reservation
+        if reservation.status == ReservationStatus.HELD:
+            reservation_expire_due(now=now, provider_id=reservation.provider_id)
+        elif reservation.status != ReservationStatus.EXPIRED:
+            raise DomainError(
+                ErrorCode.RESERVATION_NOT_ACTIVE,
+                f"The reservation is {reservation.status.lower()}.",
+            )
+    # Outside the block: the EXPIRED mark above is committed, the caller still gets the error.
+    raise DomainError(
+        ErrorCode.HOLD_EXPIRED, "The hold expired before it was confirmed; reserve the slot again."
+    )
+
+
+def reservation_cancel(
+    *, actor: Actor, reservation_id: int, reason: str = "", now: datetime | None = None
+) -> Reservation:
+    """Cancel a live reservation, by its client, its provider or staff. Cancelling twice is
+    harmless."""
+    now = now or utcnow()
+    user = actor.require_user()
+    if len(reason) > MAX_REASON:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "reason is too long (500 at most).", field="reason"
+        )
+    with transaction.atomic(durable=True):
+        reservation = _locked_visible(actor=actor, reservation_id=reservation_id)
+        if reservation.status == ReservationStatus.CANCELLED:
+            return reservation
+        if not _is_live(reservation, now):
+            raise DomainError(
+                ErrorCode.RESERVATION_NOT_ACTIVE,
+                "Only held or confirmed reservations can be cancelled.",
+            )
+        before = reservation.status
+        reservation.status = ReservationStatus.CANCELLED
+        reservation.cancelled_at = now
+        reservation.cancelled_by = user
+        reservation.cancel_reason = reason.strip()
+        reservation.expires_at = None
+        reservation.save(
+            update_fields=[
+                "status",
+                "cancelled_at",
+                "cancelled_by",
+                "cancel_reason",
+                "expires_at",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            actor=actor,
+            action="reservation.cancel",
+            subject=reservation,
+            changes={"status": [before, reservation.status], "reason": reason.strip()},
+            at=now,
+        )
+    return reservation
+
+
+def _is_live(reservation: Reservation, now: datetime) -> bool:
+    return reservation.status == ReservationStatus.CONFIRMED or (
+        reservation.status == ReservationStatus.HELD and reservation.expires_at > now
+    )
+
+
+def reservation_reschedule(
+    *, actor: Actor, reservation_id: int, start: datetime, now: datetime | None = None
+) -> Reservation:
+    """Move a live reservation to another slot of the same provider, atomically: the new start
+    is validated like a new booking; the old time is freed only if the move succeeds."""
+    now = now or utcnow()
+    actor.require_user()
+    start = require_aware(start, field="start")
+    found = Reservation.objects.filter(pk=reservation_id).values_list("provider_id").first()
+    if found is None:
+        raise NotFound("No such reservation.")
+    with transaction.atomic(durable=True):
+        provider = lock_provider(provider_id=found[0])
+        reservation = _locked_visible(actor=actor, reservation_id=reservation_id)
+        if not _is_live(reservation, now):
+            raise DomainError(
+                ErrorCode.RESERVATION_NOT_ACTIVE,
+                "Only held or confirmed reservations can be moved.",
+            )
+        reservation_expire_due(now=now, provider_id=provider.pk)
+        query = slot_query(
+            provider=provider,
+            start=start,
+            end=start,
+            now=now,
+            exclude_reservation_id=reservation.pk,
+        )
+        _check_bookable(query=query, start=start, now=now)
+        before = {"start": reservation.start, "end": reservation.end}
+        reservation.start = start
+        reservation.end = start + query.rules.slot_length
+        try:
+            with transaction.atomic():
+                reservation.save(update_fields=["start", "end", "updated_at"])
+        except IntegrityError as exc:
+            raise _slot_taken(exc) from exc
+        audit_record(
+            actor=actor,
+            action="reservation.reschedule",
+            subject=reservation,
+            changes={"from": before, "to": {"start": reservation.start, "end": reservation.end}},
+            at=now,
+        )
+    return reservation

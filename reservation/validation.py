@@ -1,0 +1,34 @@
+"""Input checks shared by services: aware datetimes and sane ranges."""
+
+from datetime import UTC, datetime, timedelta
+
+from reservation.errors import DomainError, ErrorCode
+
+
+def require_aware(value: datetime, *, field: str) -> datetime:
+    """The datetime in UTC, or NAIVE_DATETIME when it carries no offset (never guessed)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise DomainError(
+            ErrorCode.NAIVE_DATETIME,
+            f"{field} has no UTC offset; send e.g. 2030-01-07T09:00:00Z.",
+            field=field,
+        )
+    return value.astimezone(UTC)
+
+
+def require_range(
+    start: datetime, end: datetime, *, field: str = "end", max_length: timedelta | None = None
+) -> tuple[datetime, datetime]:
+    """(start, end) in UTC with end > start (INVALID_TIME_RANGE) and at most `max_length`
+    apart (RANGE_TOO_LONG)."""
+    start = require_aware(start, field="start")
+    end = require_aware(end, field="end")
+    if end <= start:
+        raise DomainError(ErrorCode.INVALID_TIME_RANGE, "end must be after start.", field=field)
+    if max_length is not None and end - start > max_length:
+        raise DomainError(
+            ErrorCode.RANGE_TOO_LONG,
+            f"The range may span at most {max_length.days} days.",
+            field=field,
+        )
+    return start, end
