@@ -18,8 +18,12 @@ stop() {
 }
 trap 'stop; exit 0' INT TERM
 
-# If either dies, stop the other and fail.
-wait -n "$web" "$worker" || true
-echo "a process exited; shutting down" >&2
+# Ctrl-C reaches both processes (same process group) and each shuts down gracefully; when
+# either exits, stop the other. A clean exit (0) is a shutdown, anything else a failure.
+status=0
+wait -n "$web" "$worker" || status=$?
 stop
-exit 1
+if [ "$status" -ne 0 ]; then
+    echo "a process failed with status $status" >&2
+fi
+exit "$status"
