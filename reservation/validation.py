@@ -32,3 +32,18 @@ def require_range(
             field=field,
         )
     return start, end
+
+
+def describe_duration(value: timedelta) -> str:
+    """A duration as people say it: days from two days up ('60 days', '2 days 6 hours'), else
+    hours and minutes ('24 hours', '1 hour 30 minutes')."""
+    minutes = int(value.total_seconds() // 60)
+    units = [("hour", 60), ("minute", 1)]
+    if minutes >= 2 * 24 * 60:
+        units.insert(0, ("day", 24 * 60))
+    parts = []
+    for unit, size in units:
+        count, minutes = divmod(minutes, size)
+        if count:
+            parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
+    return " ".join(parts) or "0 minutes"

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 
 from reservation.models import ApiToken, AuditEntry, Provider, Reservation, User
+from reservation.validation import require_aware
 
 
 def reservation_visible_to(reservation: Reservation, user: User) -> bool:
@@ -33,16 +34,16 @@ def reservation_list(
     end: datetime | None = None,
 ) -> QuerySet[Reservation]:
     """Visible reservations, filtered, ordered by start then id. A reservation is in
-    [start, end) when it overlaps it."""
+    [start, end) when it overlaps it; naive bounds are NAIVE_DATETIME, never guessed."""
     qs = reservations_visible_to(user)
     if statuses:
         qs = qs.filter(status__in=statuses)
     if provider_id is not None:
         qs = qs.filter(provider_id=provider_id)
     if start is not None:
-        qs = qs.filter(end__gt=start)
+        qs = qs.filter(end__gt=require_aware(start, field="start"))
     if end is not None:
-        qs = qs.filter(start__lt=end)
+        qs = qs.filter(start__lt=require_aware(end, field="end"))
     return qs.order_by("start", "id")
 
 

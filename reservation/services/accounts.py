@@ -87,21 +87,37 @@ def provider_create(
     actor: Actor,
     now: datetime | None = None,
 ) -> Provider:
-    """Make `email` a provider (creating the user if needed). Staff or the system only."""
+    """Make `email` a provider (creating the user if needed; an existing user takes the given
+    zone and non-empty name). Staff or the system only."""
     now = now or utcnow()
-    if not (actor.system or actor.is_staff):
-        raise AccessDenied("Only staff can create providers.")
+    if not actor.system:
+        actor.require_user()  # nobody signed in: UNAUTHENTICATED, like every other service
+        if not actor.is_staff:
+            raise AccessDenied("Only staff can create providers.")
     email = normalize_email(email)
     _check_time_zone(time_zone)
     with transaction.atomic():
-        user = User.objects.filter(email=email).first()
+        user = User.objects.select_for_update().filter(email=email).first()
         if user is None:
             user = User.objects.create_user(email, password, name=name, time_zone=time_zone)
         else:
-            user.time_zone = time_zone
-            if name:
+            changed: dict[str, list[str]] = {}
+            if user.time_zone != time_zone:
+                changed["time_zone"] = [user.time_zone, time_zone]
+                user.time_zone = time_zone
+            if name and user.name != name:
+                changed["name"] = [user.name, name]
                 user.name = name
-            user.save(update_fields=["time_zone", "name"])
+            if changed:
+                user.save(update_fields=["time_zone", "name"])
+                # Every state change is audited, an existing account's too.
+                audit_record(
+                    actor=actor,
+                    action="user.update",
+                    subject=user,
+                    changes=dict(sorted(changed.items())),
+                    at=now,
+                )
         provider, created = Provider.objects.get_or_create(
             user=user, defaults={"display_name": name}
         )

@@ -219,6 +219,9 @@ def time_off_delete(*, actor: Actor, time_off_id: int, now: datetime | None = No
     now = now or utcnow()
     user = actor.require_user()
     with transaction.atomic(durable=True):
+        provider = getattr(user, "provider", None)
+        if provider is not None:
+            lock_provider(provider_id=provider.pk)
         time_off = TimeOff.objects.filter(pk=time_off_id, user=user).first()
         if time_off is None:
             raise NotFound("No such time off.")

@@ -16,7 +16,7 @@ from reservation.selectors.booking import SlotQuery, slot_query
 from reservation.selectors.reservations import reservation_visible_to
 from reservation.services.audit import audit_record, audit_record_many
 from reservation.services.locks import lock_booking, lock_provider
-from reservation.validation import require_aware
+from reservation.validation import describe_duration, require_aware
 
 MAX_IDEMPOTENCY_KEY = 200
 MAX_REASON = 500
@@ -50,13 +50,13 @@ def _check_bookable(*, query: SlotQuery, start: datetime, now: datetime) -> None
     if start < now + rules.min_notice:
         raise DomainError(
             ErrorCode.NOTICE_TOO_SHORT,
-            f"Book at least {int(rules.min_notice.total_seconds() // 60)} minutes ahead.",
+            f"Book at least {describe_duration(rules.min_notice)} ahead.",
             field="start",
         )
     if start > now + rules.horizon:
         raise DomainError(
             ErrorCode.BEYOND_HORIZON,
-            f"Book at most {rules.horizon.days} days ahead.",
+            f"Book at most {describe_duration(rules.horizon)} ahead.",
             field="start",
         )
     raise DomainError(ErrorCode.SLOT_UNAVAILABLE, "That slot is not available.", field="start")
@@ -69,27 +69,38 @@ def _slot_taken(exc: IntegrityError) -> DomainError:
     raise exc
 
 
+# One statement; the subquery locks the rows in primary-key order, so two expiries of
+# overlapping sets (the periodic job and a booking, say) queue up instead of deadlocking.
 _EXPIRE_SQL = """
     UPDATE reservation_reservation SET status = %s, updated_at = %s
-    WHERE status = %s AND expires_at <= %s
-    RETURNING id, expires_at
-"""
-_EXPIRE_PROVIDER_SQL = """
-    UPDATE reservation_reservation SET status = %s, updated_at = %s
-    WHERE status = %s AND expires_at <= %s AND provider_id = %s
+    WHERE id IN (
+        SELECT id FROM reservation_reservation
+        WHERE status = %s AND expires_at <= %s{scope}
+        ORDER BY id
+        FOR UPDATE
+    )
     RETURNING id, expires_at
 """
 
 
-def reservation_expire_due(*, now: datetime | None = None, provider_id: int | None = None) -> int:
-    """Mark every hold whose time ran out as EXPIRED (one UPDATE), auditing each as the
-    system. Runs in the caller's transaction, or its own."""
+def reservation_expire_due(
+    *,
+    now: datetime | None = None,
+    provider_id: int | None = None,
+    reservation_id: int | None = None,
+) -> int:
+    """Mark every hold whose time ran out (of one provider, or just one reservation) as EXPIRED
+    (one UPDATE), auditing each as the system. Runs in the caller's transaction, or its own."""
     now = now or utcnow()
-    sql = _EXPIRE_SQL
+    scope = ""
     params: list[object] = [ReservationStatus.EXPIRED, now, ReservationStatus.HELD, now]
     if provider_id is not None:
-        sql = _EXPIRE_PROVIDER_SQL
+        scope += " AND provider_id = %s"
         params.append(provider_id)
+    if reservation_id is not None:
+        scope += " AND id = %s"
+        params.append(reservation_id)
+    sql = _EXPIRE_SQL.format(scope=scope)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -131,6 +142,8 @@ def reservation_create(
     _active_provider(provider_id)
     with transaction.atomic(durable=True):
         provider, client = lock_booking(provider_id=provider_id, client_id=client.pk)
+        if not provider.is_active:  # retired since the look above
+            raise NotFound("No such provider.")
         if idempotency_key:
             earlier = Reservation.objects.filter(
                 client=client, idempotency_key=idempotency_key
@@ -217,7 +230,9 @@ def reservation_confirm(
             )
             return reservation
         if reservation.status == ReservationStatus.HELD:
-            reservation_expire_due(now=now, provider_id=reservation.provider_id)
+            # This row only: we hold its lock but not the provider's, and waiting here for
+            # another row's lock could deadlock with a session that waits for this one.
+            reservation_expire_due(now=now, reservation_id=reservation.pk)
         elif reservation.status != ReservationStatus.EXPIRED:
             raise DomainError(
                 ErrorCode.RESERVATION_NOT_ACTIVE,
@@ -294,13 +309,17 @@ def reservation_reschedule(
         raise NotFound("No such reservation.")
     with transaction.atomic(durable=True):
         provider = lock_provider(provider_id=found[0])
+        if not provider.is_active:  # like a new booking: a retired provider takes none
+            raise NotFound("No such provider.")
+        # Expire before locking the reservation: holding its row while waiting for the rows
+        # being expired could deadlock with the periodic job, which locks them in id order.
+        reservation_expire_due(now=now, provider_id=provider.pk)
         reservation = _locked_visible(actor=actor, reservation_id=reservation_id)
         if not _is_live(reservation, now):
             raise DomainError(
                 ErrorCode.RESERVATION_NOT_ACTIVE,
                 "Only held or confirmed reservations can be moved.",
             )
-        reservation_expire_due(now=now, provider_id=provider.pk)
         query = slot_query(
             provider=provider,
             start=start,
