@@ -1,5 +1,7 @@
 """The GraphQL schema: the root types, and the extensions every request goes through."""
 
+from functools import partial
+
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
@@ -15,7 +17,9 @@ from api.errors import ErrorCodes
 
 @strawberry.type(description="Read the calendar, slots, reservations and their history.")
 class Query(AccountQuery, BookingQuery, AuditQuery):
-    node: strawberry.relay.Node = strawberry.relay.node(description="Fetch an object by ID.")
+    # No generic `node(id:)` field: strawberry's resolves any ID with no visibility check
+    # (anyone could read any reservation or user). Each type has its own checked field.
+    pass
 
 
 @strawberry.type(
@@ -35,11 +39,13 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     config=StrawberryConfig(relay_max_results=100),
+    # Classes or factories, never instances: an extension keeps per-request state, so each
+    # request gets fresh ones (a shared instance leaks between threads).
     extensions=[
         ErrorCodes,
-        QueryDepthLimiter(max_depth=12),
-        MaxAliasesLimiter(max_alias_count=30),
-        MaxTokensLimiter(max_token_count=2000),
+        partial(QueryDepthLimiter, max_depth=12),
+        partial(MaxAliasesLimiter, max_alias_count=30),
+        partial(MaxTokensLimiter, max_token_count=2000),
         DjangoOptimizerExtension,
     ],
 )

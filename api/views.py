@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from strawberry.django.views import GraphQLView as BaseGraphQLView
 
 from api.context import Context
@@ -28,6 +29,12 @@ class GraphQLView(BaseGraphQLView):
             )
         return super().dispatch(request, *args, **kwargs)
 
+    def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
+        """GraphiQL sends the `csrftoken` cookie back as X-CSRFToken; set that cookie here, or
+        nothing would and every mutation from GraphiQL (login first) would fail with 403."""
+        get_token(request)
+        return super().render_graphql_ide(request)
+
 
 def graphql_view():
     from api.schema import schema
@@ -36,3 +43,16 @@ def graphql_view():
         schema=schema,
         graphql_ide="graphiql" if settings.GRAPHIQL_ENABLED else None,
     )
+
+
+CSRF_HELP = (
+    "CSRF check failed: a cookie-authenticated POST needs the csrftoken cookie echoed in the "
+    "X-CSRFToken header. API clients send `Authorization: Bearer <token>` instead (no CSRF "
+    "check), or use GET for queries."
+)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF rejections in the API's own shape (JSON with a code), not Django's HTML page."""
+    error = {"message": CSRF_HELP, "extensions": {"code": "CSRF_FAILED", "reason": reason}}
+    return JsonResponse({"errors": [error]}, status=403)

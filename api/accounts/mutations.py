@@ -1,10 +1,12 @@
+from typing import Annotated
+
 import strawberry
 import strawberry_django
 from django.contrib import auth
-from strawberry import relay
 
 from api.context import Info, actor_of
 from api.ids import decode_id
+from api.payloads import payload
 from reservation.errors import AccessDenied, DomainError, ErrorCode
 from reservation.services import accounts
 
@@ -15,21 +17,36 @@ from .types import ApiTokenCreated, ApiTokenType, LogoutResult, UserType
 class AccountMutation:
     @strawberry_django.mutation(description="Create a client account (and sign in).")
     def account_register(
-        self, info: Info, email: str, password: str, name: str = "", time_zone: str = "UTC"
-    ) -> UserType:
+        self,
+        info: Info,
+        email: Annotated[str, strawberry.argument(description="Sign-in e-mail address.")],
+        password: Annotated[
+            str,
+            strawberry.argument(description="At least 8 characters; not common, not all digits."),
+        ],
+        name: Annotated[str, strawberry.argument(description="Display name.")] = "",
+        time_zone: Annotated[
+            str, strawberry.argument(description="IANA time zone, e.g. Europe/Berlin.")
+        ] = "UTC",
+    ) -> payload("AccountRegisterPayload", UserType, "The new user, or why not."):
         user = accounts.account_register(
             email=email, password=password, name=name, time_zone=time_zone
         )
         request = info.context.request
         if not getattr(request, "bearer_secret", None):
             auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return user  # type: ignore[return-value]
+        return user
 
     @strawberry_django.mutation(
         description="Sign in with a session cookie (for GraphiQL and "
         "browsers; CSRF applies). API clients use tokens instead."
     )
-    def login(self, info: Info, email: str, password: str) -> UserType:
+    def login(
+        self,
+        info: Info,
+        email: Annotated[str, strawberry.argument(description="Sign-in e-mail address.")],
+        password: Annotated[str, strawberry.argument(description="The account's password.")],
+    ) -> payload("LoginPayload", UserType, "The signed-in user, or why not."):
         request = info.context.request
         if getattr(request, "bearer_secret", None):
             raise AccessDenied("Requests with a Bearer token cannot open a session.")
@@ -37,21 +54,28 @@ class AccountMutation:
         if user is None:
             raise DomainError(ErrorCode.INVALID_CREDENTIALS, "Wrong e-mail or password.")
         auth.login(request, user)
-        return user  # type: ignore[return-value]
+        return user
 
     @strawberry_django.mutation(description="End the session.")
-    def logout(self, info: Info) -> LogoutResult:
+    def logout(self, info: Info) -> payload("LogoutPayload", LogoutResult, "Signed out."):
         auth.logout(info.context.request)
         return LogoutResult(ok=True)
 
     @strawberry_django.mutation(
         description="Create a personal API token; its secret is returned once."
     )
-    def api_token_create(self, info: Info, name: str) -> ApiTokenCreated:
+    def api_token_create(
+        self,
+        info: Info,
+        name: Annotated[str, strawberry.argument(description="What the token is for (1–100).")],
+    ) -> payload("ApiTokenCreatePayload", ApiTokenCreated, "The token and its secret, or why not."):
         token, secret = accounts.api_token_create(actor=actor_of(info), name=name)
         return ApiTokenCreated(token=token, secret=secret)  # type: ignore[arg-type]
 
     @strawberry_django.mutation(description="Revoke one of your API tokens (idempotent).")
-    def api_token_revoke(self, info: Info, id: relay.GlobalID) -> ApiTokenType:
-        token = accounts.api_token_revoke(actor=actor_of(info), token_id=decode_id(id, "ApiToken"))
-        return token  # type: ignore[return-value]
+    def api_token_revoke(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The token's ID.")],
+    ) -> payload("ApiTokenRevokePayload", ApiTokenType, "The revoked token, or why not."):
+        return accounts.api_token_revoke(actor=actor_of(info), token_id=decode_id(id, "ApiToken"))

@@ -1,10 +1,11 @@
+from typing import Annotated
+
 import strawberry
 import strawberry_django
-from strawberry import relay
 from strawberry_django.relay import DjangoListConnection
 
 from api.context import Info, actor_of
-from api.ids import decode_id
+from api.ids import split_id
 from reservation.errors import NotFound
 from reservation.selectors.reservations import audit_entries_for
 
@@ -26,13 +27,19 @@ class AuditQuery:
         description="The history of a reservation, provider (availability), user (working "
         "hours, time off) or API token, oldest first; only for the people involved.",
     )
-    def audit_log(self, info: Info, subject_id: relay.GlobalID) -> list[AuditEntryType]:
+    def audit_log(
+        self,
+        info: Info,
+        subject_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="A Reservation, Provider, User or ApiToken ID."),
+        ],
+    ) -> list[AuditEntryType]:
         user = actor_of(info).require_user()
-        subject_type = AUDITED.get(subject_id.type_name)
+        type_name, pk = split_id(subject_id, what="audited object")
+        subject_type = AUDITED.get(type_name)
         if subject_type is None:
-            raise NotFound("Nothing audited has this ID.")
+            raise NotFound("No such audited object.")
         return audit_entries_for(  # type: ignore[return-value]
-            user=user,
-            subject_type=subject_type,
-            subject_id=decode_id(subject_id, subject_id.type_name),
+            user=user, subject_type=subject_type, subject_id=pk
         )

@@ -1,11 +1,12 @@
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 import strawberry_django
-from strawberry import relay
 
 from api.context import Info, actor_of
 from api.ids import decode_id, decode_ids
+from api.payloads import payload
 from reservation.services import availability, reservations
 
 from .types import (
@@ -19,6 +20,8 @@ from .types import (
     WorkingHoursResult,
 )
 
+ReservationId = Annotated[strawberry.ID, strawberry.argument(description="The reservation's ID.")]
+
 
 @strawberry.type
 class BookingMutation:
@@ -27,15 +30,25 @@ class BookingMutation:
         "Overlapping and touching windows merge."
     )
     def availability_bulk_create(
-        self, info: Info, windows: list[WindowInput]
-    ) -> AvailabilityWindows:
+        self,
+        info: Info,
+        windows: Annotated[list[WindowInput], strawberry.argument(description="1–500 periods.")],
+    ) -> payload(
+        "AvailabilityBulkCreatePayload", AvailabilityWindows, "The merged windows, or why not."
+    ):
         created = availability.availability_bulk_create(
             actor=actor_of(info), windows=[(w.start, w.end) for w in windows]
         )
         return AvailabilityWindows(windows=created)  # type: ignore[arg-type]
 
     @strawberry_django.mutation(description="Delete some of your availability windows.")
-    def availability_delete(self, info: Info, ids: list[relay.GlobalID]) -> DeleteResult:
+    def availability_delete(
+        self,
+        info: Info,
+        ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description="IDs of your windows.")
+        ],
+    ) -> payload("AvailabilityDeletePayload", DeleteResult, "How many went, or why not."):
         deleted = availability.availability_delete(
             actor=actor_of(info), window_ids=decode_ids(ids, "AvailabilityWindow")
         )
@@ -45,8 +58,15 @@ class BookingMutation:
         description="Replace your weekly working hours, in your time zone (optionally changing it)."
     )
     def working_hours_set(
-        self, info: Info, hours: list[ShiftInput], time_zone: str | None = None
-    ) -> WorkingHoursResult:
+        self,
+        info: Info,
+        hours: Annotated[
+            list[ShiftInput], strawberry.argument(description="All your shifts (none: no hours).")
+        ],
+        time_zone: Annotated[
+            str | None, strawberry.argument(description="New IANA zone; null keeps yours.")
+        ] = None,
+    ) -> payload("WorkingHoursSetPayload", WorkingHoursResult, "The hours now, or why not."):
         actor = actor_of(info)
         rows = availability.working_hours_set(
             actor=actor,
@@ -59,20 +79,32 @@ class BookingMutation:
 
     @strawberry_django.mutation(description="Block a period of your time.")
     def time_off_create(
-        self, info: Info, start: datetime, end: datetime, reason: str = ""
-    ) -> TimeOffType:
-        return availability.time_off_create(  # type: ignore[return-value]
+        self,
+        info: Info,
+        start: Annotated[datetime, strawberry.argument(description="Start, with a UTC offset.")],
+        end: Annotated[datetime, strawberry.argument(description="End, with a UTC offset.")],
+        reason: Annotated[str, strawberry.argument(description="Why (at most 200).")] = "",
+    ) -> payload("TimeOffCreatePayload", TimeOffType, "The time off, or why not."):
+        return availability.time_off_create(
             actor=actor_of(info), start=start, end=end, reason=reason
         )
 
     @strawberry_django.mutation(description="Remove one of your time-off periods.")
-    def time_off_delete(self, info: Info, id: relay.GlobalID) -> DeleteResult:
+    def time_off_delete(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The time off's ID.")],
+    ) -> payload("TimeOffDeletePayload", DeleteResult, "1 when removed, or why not."):
         availability.time_off_delete(actor=actor_of(info), time_off_id=decode_id(id, "TimeOff"))
         return DeleteResult(deleted=1)
 
     @strawberry_django.mutation(description="Hold a slot until expiresAt; confirm it to keep it.")
-    def reservation_create(self, info: Info, input: ReservationCreateInput) -> ReservationType:
-        return reservations.reservation_create(  # type: ignore[return-value]
+    def reservation_create(
+        self,
+        info: Info,
+        input: Annotated[ReservationCreateInput, strawberry.argument(description="What to hold.")],
+    ) -> payload("ReservationCreatePayload", ReservationType, "The hold, or why not."):
+        return reservations.reservation_create(
             actor=actor_of(info),
             provider_id=decode_id(input.provider_id, "Provider"),
             start=input.start,
@@ -80,23 +112,35 @@ class BookingMutation:
         )
 
     @strawberry_django.mutation(description="Confirm your hold before it expires (idempotent).")
-    def reservation_confirm(self, info: Info, id: relay.GlobalID) -> ReservationType:
-        return reservations.reservation_confirm(  # type: ignore[return-value]
+    def reservation_confirm(self, info: Info, id: ReservationId) -> payload(
+        "ReservationConfirmPayload", ReservationType, "The reservation, or why not."
+    ):
+        return reservations.reservation_confirm(
             actor=actor_of(info), reservation_id=decode_id(id, "Reservation")
         )
 
     @strawberry_django.mutation(description="Cancel a reservation (its client or provider).")
     def reservation_cancel(
-        self, info: Info, id: relay.GlobalID, reason: str = ""
-    ) -> ReservationType:
-        return reservations.reservation_cancel(  # type: ignore[return-value]
+        self,
+        info: Info,
+        id: ReservationId,
+        reason: Annotated[str, strawberry.argument(description="Why (at most 500).")] = "",
+    ) -> payload("ReservationCancelPayload", ReservationType, "The reservation, or why not."):
+        return reservations.reservation_cancel(
             actor=actor_of(info), reservation_id=decode_id(id, "Reservation"), reason=reason
         )
 
     @strawberry_django.mutation(description="Move a reservation to another slot, atomically.")
     def reservation_reschedule(
-        self, info: Info, id: relay.GlobalID, start: datetime
-    ) -> ReservationType:
-        return reservations.reservation_reschedule(  # type: ignore[return-value]
+        self,
+        info: Info,
+        id: ReservationId,
+        start: Annotated[
+            datetime, strawberry.argument(description="The new start, from availableSlots.")
+        ],
+    ) -> payload(
+        "ReservationReschedulePayload", ReservationType, "The moved reservation, or why not."
+    ):
+        return reservations.reservation_reschedule(
             actor=actor_of(info), reservation_id=decode_id(id, "Reservation"), start=start
         )

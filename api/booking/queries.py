@@ -1,8 +1,8 @@
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 import strawberry_django
-from strawberry import relay
 from strawberry_django.relay import DjangoListConnection
 
 from api.context import Info, actor_of
@@ -22,6 +22,8 @@ from .types import (
     TimeOffType,
     WorkingHoursResult,
 )
+
+ProviderId = Annotated[strawberry.ID, strawberry.argument(description="The provider's ID.")]
 
 
 def rules_of(policy) -> BookingRules:
@@ -46,7 +48,7 @@ class BookingQuery:
         return booking_selectors.provider_list()  # type: ignore[return-value]
 
     @strawberry_django.field(description="The booking rules in force for a provider.")
-    def booking_rules(self, info: Info, provider_id: relay.GlobalID) -> BookingRules:
+    def booking_rules(self, info: Info, provider_id: ProviderId) -> BookingRules:
         provider = booking_selectors.active_provider(provider_id=decode_id(provider_id, "Provider"))
         return rules_of(booking_selectors.policy_for(provider=provider))
 
@@ -55,7 +57,11 @@ class BookingQuery:
         "(at most 62 days), earliest first."
     )
     def available_slots(
-        self, info: Info, provider_id: relay.GlobalID, start: datetime, end: datetime
+        self,
+        info: Info,
+        provider_id: ProviderId,
+        start: Annotated[datetime, strawberry.argument(description="From (with a UTC offset).")],
+        end: Annotated[datetime, strawberry.argument(description="Until, exclusive.")],
     ) -> list[Slot]:
         found = booking_selectors.provider_slots(
             provider_id=decode_id(provider_id, "Provider"), start=start, end=end
@@ -70,10 +76,19 @@ class BookingQuery:
     def reservations(
         self,
         info: Info,
-        status: list[ReservationStatus] | None = None,
-        provider_id: relay.GlobalID | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
+        status: Annotated[
+            list[ReservationStatus] | None,
+            strawberry.argument(description="Only these statuses (null: all)."),
+        ] = None,
+        provider_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this provider's.")
+        ] = None,
+        start: Annotated[
+            datetime | None, strawberry.argument(description="Only those ending after this.")
+        ] = None,
+        end: Annotated[
+            datetime | None, strawberry.argument(description="Only those starting before this.")
+        ] = None,
     ) -> list[ReservationType]:
         user = actor_of(info).require_user()
         return reservation_selectors.reservation_list(  # type: ignore[return-value]
@@ -85,7 +100,11 @@ class BookingQuery:
         )
 
     @strawberry_django.field(description="One reservation you may see.")
-    def reservation(self, info: Info, id: relay.GlobalID) -> ReservationType:
+    def reservation(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The reservation's ID.")],
+    ) -> ReservationType:
         user = actor_of(info).require_user()
         found = (
             reservation_selectors.reservations_visible_to(user)
@@ -101,7 +120,14 @@ class BookingQuery:
         description="Your explicit availability windows (providers).",
     )
     def availability_windows(
-        self, info: Info, start: datetime | None = None, end: datetime | None = None
+        self,
+        info: Info,
+        start: Annotated[
+            datetime | None, strawberry.argument(description="Only those ending after this.")
+        ] = None,
+        end: Annotated[
+            datetime | None, strawberry.argument(description="Only those starting before this.")
+        ] = None,
     ) -> list[AvailabilityWindowType]:
         provider = actor_of(info).require_provider()
         return booking_selectors.provider_windows(  # type: ignore[return-value]

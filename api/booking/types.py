@@ -26,11 +26,12 @@ Weekday = strawberry.enum(
 class ProviderType(relay.Node):
     @strawberry_django.field(
         description="Name shown to clients.",
-        only=["display_name", "user__name", "user__email"],
+        only=["display_name", "user__name"],
         select_related=["user"],
     )
     def name(self) -> str:
-        return self.display_name or self.user.name or self.user.email
+        # Never the e-mail address: this list is public.
+        return self.display_name or self.user.name or f"Provider {self.pk}"
 
     @strawberry_django.field(
         description="The provider's IANA time zone.",
@@ -147,7 +148,7 @@ class ShiftInput:
 
 @strawberry.input(description="What to reserve.")
 class ReservationCreateInput:
-    provider_id: relay.GlobalID = strawberry.field(description="The provider's ID.")
+    provider_id: strawberry.ID = strawberry.field(description="The provider's ID.")
     start: datetime = strawberry.field(description="A slot start from availableSlots.")
     idempotency_key: str = strawberry.field(
         default="",
