@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 
 from reservation.actors import ANONYMOUS, Actor
 from reservation.services.accounts import api_token_authenticate
+from reservation.services.events import ACCESS_TOKEN_PREFIX, access_token_authenticate
 
 
 def bearer_secret(request: HttpRequest) -> str | None:
@@ -15,6 +16,16 @@ def bearer_secret(request: HttpRequest) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return secret.strip()
+
+
+def bearer_actor(secret: str) -> Actor:
+    """Who a Bearer secret stands for: a personal API token's user, or an event link's holder
+    (limited to that event); ANONYMOUS when it is unknown, revoked or expired."""
+    if secret.startswith(ACCESS_TOKEN_PREFIX):
+        link = access_token_authenticate(secret=secret)
+        return Actor(user=link.user, access_token=link) if link else ANONYMOUS
+    token = api_token_authenticate(secret=secret) if secret else None
+    return Actor(user=token.user, api_token=token) if token else ANONYMOUS
 
 
 class BearerTokenMiddleware:
@@ -43,11 +54,8 @@ class ActorMiddleware:
         secret = getattr(request, "bearer_secret", None)
         if secret is not None:
             request.user = AnonymousUser()
-            token = api_token_authenticate(secret=secret) if secret else None
-            request.actor = (  # type: ignore[attr-defined]
-                Actor(user=token.user, api_token=token) if token else ANONYMOUS
-            )
-            request.bearer_invalid = token is None  # type: ignore[attr-defined]
+            request.actor = bearer_actor(secret)  # type: ignore[attr-defined]
+            request.bearer_invalid = request.actor is ANONYMOUS  # type: ignore[attr-defined]
         elif request.user.is_authenticated:
             request.actor = Actor(user=request.user)  # type: ignore[attr-defined]
         else:

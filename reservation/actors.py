@@ -4,27 +4,33 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from reservation.errors import AccessDenied, ErrorCode
-from reservation.models import ApiToken, Client, Provider, User
+from reservation.models import ApiToken, Client, EventAccessToken, Provider, User
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """A signed-in user (by session or API token), or the system itself, or nobody."""
+    """A signed-in user (by session or API token), someone holding an event link's access
+    token, the system itself, or nobody."""
 
     user: User | None = None
     api_token: ApiToken | None = None
+    access_token: EventAccessToken | None = None
     system: bool = False
 
     @property
     def is_authenticated(self) -> bool:
-        return self.user is not None and self.user.is_active
+        """Signed in as an active user. A link's holder is not: the link grants one event."""
+        return self.user is not None and self.user.is_active and self.access_token is None
 
     @property
     def is_staff(self) -> bool:
         return self.is_authenticated and self.user.is_staff  # type: ignore[union-attr]
 
     def require_user(self) -> User:
-        """The acting user, or UNAUTHENTICATED."""
+        """The acting signed-in user; UNAUTHENTICATED for nobody, PERMISSION_DENIED for a
+        link's access token (it grants its own event only)."""
+        if self.access_token is not None:
+            raise AccessDenied("This link only grants access to its own event.")
         if not self.is_authenticated:
             raise AccessDenied("Sign in first.", code=ErrorCode.UNAUTHENTICATED)
         assert self.user is not None

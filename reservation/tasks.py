@@ -3,6 +3,7 @@ causes them: the job table is the outbox, so a rollback drops them and a commit 
 
 import logging
 
+from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 from reservation.actors import utcnow
@@ -24,3 +25,17 @@ def expire_holds(timestamp: int) -> int:
     if expired:
         logger.info("expired %d holds", expired)
     return expired
+
+
+@app.task(
+    queue="mail",
+    name="reservation.send_notification",
+    retry=RetryStrategy(max_attempts=8, exponential_wait=5),
+)
+def send_notification(notification_id: int) -> str:
+    """Send one recorded e-mail. Idempotent: a notification already SENT is not sent again,
+    so a job retried after a crash does not mail twice (short of a crash between the SMTP
+    hand-off and the commit). Failures are recorded and re-raised for the retry."""
+    from reservation.services.mail import notification_send
+
+    return notification_send(notification_id=notification_id, now=utcnow())

@@ -1,5 +1,7 @@
 from .audit import AuditEntry
 from .availability import AvailabilityWindow, TimeOff, WorkingHours
+from .event import CandidateSlot, Event, EventAccessToken, EventStatus, Participant, Vote
+from .notification import Notification
 from .policy import BookingPolicy
 from .profiles import Client, Provider
 from .reservation import Reservation, ReservationStatus
@@ -11,11 +13,18 @@ __all__ = [
     "AuditEntry",
     "AvailabilityWindow",
     "BookingPolicy",
+    "CandidateSlot",
     "Client",
+    "Event",
+    "EventAccessToken",
+    "EventStatus",
+    "Notification",
+    "Participant",
     "Provider",
     "Reservation",
     "ReservationStatus",
     "TimeOff",
     "User",
+    "Vote",
     "WorkingHours",
 ]

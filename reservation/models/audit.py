@@ -21,6 +21,13 @@ class AuditEntry(models.Model):
     actor_token = models.ForeignKey(
         "reservation.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    actor_access_token = models.ForeignKey(
+        "reservation.EventAccessToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     action = models.CharField(max_length=64)
     subject_type = models.CharField(max_length=64)
     subject_id = models.BigIntegerField()

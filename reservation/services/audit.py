@@ -20,7 +20,7 @@ def _entry(
 ) -> AuditEntry:
     if actor.system:
         kind = AuditEntry.ActorKind.SYSTEM
-    elif actor.api_token is not None:
+    elif actor.api_token is not None or actor.access_token is not None:
         kind = AuditEntry.ActorKind.TOKEN
     else:
         kind = AuditEntry.ActorKind.USER
@@ -29,6 +29,7 @@ def _entry(
         actor_kind=kind,
         actor_user=actor.user,
         actor_token=actor.api_token,
+        actor_access_token=actor.access_token,
         action=action,
         subject_type=subject._meta.model_name,
         subject_id=subject.pk,
