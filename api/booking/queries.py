@@ -7,7 +7,6 @@ from strawberry_django.relay import DjangoListConnection
 
 from api.context import Info, actor_of
 from api.ids import decode_id
-from reservation.errors import NotFound
 from reservation.selectors import accounts as account_selectors
 from reservation.selectors import booking as booking_selectors
 from reservation.selectors import reservations as reservation_selectors
@@ -105,15 +104,9 @@ class BookingQuery:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The reservation's ID.")],
     ) -> ReservationType:
-        user = actor_of(info).require_user()
-        found = (
-            reservation_selectors.reservations_visible_to(user)
-            .filter(pk=decode_id(id, "Reservation"))
-            .first()
+        return reservation_selectors.reservation_for(  # type: ignore[return-value]
+            user=actor_of(info).require_user(), reservation_id=decode_id(id, "Reservation")
         )
-        if found is None:
-            raise NotFound("No such reservation.")
-        return found  # type: ignore[return-value]
 
     @strawberry_django.connection(
         DjangoListConnection[AvailabilityWindowType],

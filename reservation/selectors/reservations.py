@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
+from reservation.errors import NotFound
 from reservation.models import ApiToken, AuditEntry, Provider, Reservation, User
 from reservation.validation import require_aware
 
@@ -23,6 +24,14 @@ def reservations_visible_to(user: User) -> QuerySet[Reservation]:
     if user.is_staff:
         return qs
     return qs.filter(Q(client__user=user) | Q(provider__user=user))
+
+
+def reservation_for(*, user: User, reservation_id: int) -> Reservation:
+    """One reservation the user may see, or NOT_FOUND (also for one they may not see)."""
+    found = reservations_visible_to(user).filter(pk=reservation_id).first()
+    if found is None:
+        raise NotFound("No such reservation.")
+    return found
 
 
 def reservation_list(
