@@ -3,7 +3,7 @@ always labelled with the zone."""
 
 from datetime import datetime
 
-from reservation.models import CandidateSlot, Event, Notification, User
+from reservation.models import CandidateSlot, Event, Notification, Reservation, User
 from reservation.timezones import zone
 
 
@@ -61,3 +61,93 @@ def event_update(*, event: Event, recipient: User, kind: str) -> tuple[str, str]
         )
     reason = f"\nReason: {event.cancel_reason}\n" if event.cancel_reason else ""
     return f"Cancelled: {event.title}", f"{event.title} was cancelled.\n{reason}"
+
+
+# --- reservations ---------------------------------------------------------------------------
+
+
+def _name(user: User) -> str:
+    return user.name or user.email
+
+
+def _other_side(reservation: Reservation, recipient: User) -> str:
+    """The provider, for the client; the client, for the provider."""
+    if recipient.pk == reservation.client.user_id:
+        return str(reservation.provider)
+    return _name(reservation.client.user)
+
+
+def _by(reservation: Reservation, recipient: User, actor: User | None) -> str:
+    """Who did it, as the recipient should read it; staff stay anonymous."""
+    if actor is None:
+        return "the system"
+    if actor.pk == recipient.pk:
+        return "you"
+    if actor.pk == reservation.provider.user_id:
+        return str(reservation.provider)
+    if actor.pk == reservation.client.user_id:
+        return _name(reservation.client.user)
+    return "staff"
+
+
+def reservation_update(
+    *,
+    reservation: Reservation,
+    recipient: User,
+    kind: str,
+    by: User | None = None,
+    previous: tuple[datetime, datetime] | None = None,
+) -> tuple[str, str]:
+    """(subject, body) of the mail to a reservation's client or provider about a change:
+    confirmed, cancelled, moved (`previous` is the old (start, end)) or expired."""
+    other = _other_side(reservation, recipient)
+    span = format_span(reservation.start, reservation.end, recipient)
+    when = format_time(reservation.start, recipient)
+    noun = "booking" if reservation.confirmed_at is not None else "hold"
+    Kind = Notification.Kind
+    if kind == Kind.RESERVATION_CONFIRMED:
+        subject = f"Booking confirmed: {other}, {when}"
+        lines = [f"Your booking with {other} is confirmed:", f"  {span}"]
+        calendar = "The attached .ics file adds it to your calendar."
+    elif kind == Kind.RESERVATION_CANCELLED:
+        subject = f"{noun.capitalize()} cancelled: {other}, {when}"
+        lines = [
+            f"Your {noun} with {other} was cancelled by {_by(reservation, recipient, by)}:",
+            f"  {span}",
+        ]
+        if reservation.cancel_reason:
+            lines += ["", f"Reason: {reservation.cancel_reason}"]
+        calendar = "The attached .ics file removes it from your calendar."
+    elif kind == Kind.RESERVATION_RESCHEDULED:
+        if previous is None:
+            raise ValueError("A moved reservation's mail needs its previous time.")
+        subject = f"{noun.capitalize()} moved: {other}, {when}"
+        lines = [
+            f"Your {noun} with {other} was moved by {_by(reservation, recipient, by)}:",
+            f"  from {format_span(*previous, recipient)}",
+            f"  to   {span}",
+        ]
+        if reservation.expires_at is not None:
+            lines += [
+                "",
+                f"It is not confirmed yet: confirm it before "
+                f"{format_time(reservation.expires_at, recipient)}.",
+            ]
+        calendar = "The attached .ics file updates your calendar."
+    elif kind == Kind.RESERVATION_EXPIRED:
+        subject = f"Hold expired: {other}, {when}"
+        expired = format_time(reservation.expires_at, recipient) if reservation.expires_at else ""
+        lines = [
+            f"Your hold with {other} expired at {expired} before it was confirmed:",
+            f"  {span}",
+            "",
+            "The time is free again; reserve it again if you still want it.",
+        ]
+        calendar = ""
+    else:
+        raise ValueError(f"Not a reservation notification: {kind}")
+    # No link: the project serves no reservation page; apps find it by this number.
+    lines += ["", f"Reference: reservation #{reservation.pk}"]
+    if calendar and noun == "booking":
+        lines += ["", calendar]
+    return subject, "\n".join(lines) + "\n"

@@ -11,11 +11,12 @@ from django.db import IntegrityError, connection, transaction
 from reservation import slots
 from reservation.actors import SYSTEM, Actor, utcnow
 from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
-from reservation.models import Provider, Reservation, ReservationStatus
+from reservation.models import Notification, Provider, Reservation, ReservationStatus
 from reservation.selectors.booking import SlotQuery, slot_query
 from reservation.selectors.reservations import reservation_visible_to
 from reservation.services.audit import audit_record, audit_record_many
 from reservation.services.locks import lock_booking, lock_provider
+from reservation.services.notifications import reservation_notify, reservation_notify_expired
 from reservation.validation import describe_duration, require_aware
 
 MAX_IDEMPOTENCY_KEY = 200
@@ -114,6 +115,8 @@ def reservation_expire_due(
             ],
             at=now,
         )
+        # The client hears that the hold lapsed: one mail per expired row, in bulk.
+        reservation_notify_expired(reservation_ids=[pk for pk, _ in rows], now=now)
     return len(rows)
 
 
@@ -228,6 +231,9 @@ def reservation_confirm(
                 changes={"status": reservation.status},
                 at=now,
             )
+            reservation_notify(
+                reservation=reservation, kind=Notification.Kind.RESERVATION_CONFIRMED, now=now
+            )
             return reservation
         if reservation.status == ReservationStatus.HELD:
             # This row only: we hold its lock but not the provider's, and waiting here for
@@ -287,6 +293,12 @@ def reservation_cancel(
             changes={"status": [before, reservation.status], "reason": reason.strip()},
             at=now,
         )
+        reservation_notify(
+            reservation=reservation,
+            kind=Notification.Kind.RESERVATION_CANCELLED,
+            now=now,
+            by=user,
+        )
     return reservation
 
 
@@ -342,5 +354,12 @@ def reservation_reschedule(
             subject=reservation,
             changes={"from": before, "to": {"start": reservation.start, "end": reservation.end}},
             at=now,
+        )
+        reservation_notify(
+            reservation=reservation,
+            kind=Notification.Kind.RESERVATION_RESCHEDULED,
+            now=now,
+            by=actor.user,
+            previous=(before["start"], before["end"]),
         )
     return reservation
