@@ -15,6 +15,9 @@ from reservation.errors import NotFound
 _NOUNS = {
     "ApiToken": "API token",
     "AvailabilityWindow": "availability window",
+    "CandidateSlot": "candidate slot",
+    "Event": "event",
+    "EventAccessToken": "access token",
     "Provider": "provider",
     "Reservation": "reservation",
     "TimeOff": "time off",

@@ -13,10 +13,12 @@ from api.audit.queries import AuditQuery
 from api.booking.mutations import BookingMutation
 from api.booking.queries import BookingQuery
 from api.errors import ErrorCodes
+from api.events.mutations import EventMutation
+from api.events.queries import EventQuery
 
 
-@strawberry.type(description="Read the calendar, slots, reservations and their history.")
-class Query(AccountQuery, BookingQuery, AuditQuery):
+@strawberry.type(description="Read the calendar, slots, reservations, events and their history.")
+class Query(AccountQuery, BookingQuery, AuditQuery, EventQuery):
     # No generic `node(id:)` field: strawberry's resolves any ID with no visibility check
     # (anyone could read any reservation or user). Each type has its own checked field.
     pass
@@ -26,7 +28,7 @@ class Query(AccountQuery, BookingQuery, AuditQuery):
     description="Change things; every mutation returns its result or "
     "OperationInfo with a stable code."
 )
-class Mutation(AccountMutation, BookingMutation):
+class Mutation(AccountMutation, BookingMutation, EventMutation):
     pass
 
 

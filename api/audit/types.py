@@ -11,7 +11,8 @@ from reservation import models
 ActorKind = strawberry.enum(
     models.AuditEntry.ActorKind,
     name="ActorKind",
-    description="USER (session), TOKEN (API token) or SYSTEM (a job).",
+    description="USER (signed in with a session), TOKEN (a personal API token or an e-mailed "
+    "event link) or SYSTEM (a job or an automatic step).",
 )
 
 

@@ -2,17 +2,34 @@
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.http import HttpResponse
 from django.test import Client as HttpClient
+from procrastinate.contrib.django.models import ProcrastinateJob
 from strawberry.relay import to_base64
 
 from reservation import actors
-from reservation.models import Client, Provider, Reservation, ReservationStatus, User
+from reservation.models import (
+    AuditEntry,
+    CandidateSlot,
+    Client,
+    Event,
+    EventAccessToken,
+    Notification,
+    Participant,
+    Provider,
+    Reservation,
+    ReservationStatus,
+    User,
+    Vote,
+)
 from reservation.services.accounts import api_token_create
+from reservation.services.events import SlotInput, event_notify, event_propose
 from reservation.tests.factories import (
     NOW,
     actor_for,
@@ -180,3 +197,111 @@ def hold(provider: Provider, client_profile: Client) -> Reservation:
         status=ReservationStatus.HELD,
         expires_at=NOW + timedelta(minutes=30),
     )
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def organizer(db: None) -> User:
+    """Olga, who proposes events; her zone is Berlin."""
+    return make_user(email="olga@example.com", name="Olga", time_zone="Europe/Berlin")
+
+
+@pytest.fixture
+def organizer_token(organizer: User) -> str:
+    return token_of(organizer)
+
+
+@pytest.fixture
+def party(db: None) -> User:
+    """Pia, a registered user invited to Olga's event."""
+    return make_user(email="pia@example.com", name="Pia")
+
+
+@pytest.fixture
+def party_token(party: User) -> str:
+    return token_of(party)
+
+
+EVENT_STARTS = (at(8, 9), at(8, 10), at(9, 14))
+
+
+@pytest.fixture
+def proposed(organizer: User, party: User) -> Event:
+    """Olga's "Planning" (proposed at NOW, version 1) to Pia and quinn@example.com (not
+    registered: an inactive user), with one-hour candidates on Tuesday 09:00 and 10:00 and
+    a half-hour one on Wednesday 14:00. Nobody has been told yet."""
+    return event_propose(
+        actor=actor_for(organizer),
+        parties=[party.email, "quinn@example.com"],
+        slots=[
+            SlotInput(start=EVENT_STARTS[0], duration_minutes=60),
+            SlotInput(start=EVENT_STARTS[1], duration_minutes=60),
+            SlotInput(start=EVENT_STARTS[2], duration_minutes=30),
+        ],
+        title="Planning",
+        description="Next quarter.",
+    )
+
+
+def secret_of(link: str) -> str:
+    """The access token a notification's link carries."""
+    [secret] = parse_qs(urlsplit(link).query)["token"]
+    return secret
+
+
+def latest_link(event: Event, email: str) -> str:
+    """The secret of the newest link e-mailed to `email` for `event`."""
+    notification = (
+        Notification.objects.filter(event=event, recipient__email=email, link__contains="?token=")
+        .order_by("-id")
+        .first()
+    )
+    assert notification is not None, f"no link was sent to {email}"
+    return secret_of(notification.link)
+
+
+@pytest.fixture
+def link_for() -> Callable[[Event, str], str]:
+    """`link_for(event, email)`: the organizer e-mails that person a link (through the
+    service); returns the link's secret, as the e-mail shows it."""
+
+    def notify(event: Event, email: str) -> str:
+        event.refresh_from_db()
+        event_notify(
+            actor=actor_for(event.organizer),
+            event_id=event.pk,
+            parties=[email],
+            expected_version=event.version,
+        )
+        return latest_link(event, email)
+
+    return notify
+
+
+@pytest.fixture
+def event_tables(db: None) -> Callable[[], dict[str, list[Any]]]:
+    """`event_tables()`: every row an event write or a send could touch, field by field
+    (events, people on them, candidates, votes, links, audit entries, notifications and
+    Procrastinate jobs). Equal before and after: nothing was written and nothing sent."""
+
+    def snapshot() -> dict[str, list[Any]]:
+        def rows(model: Any, *fields: str) -> list[Any]:
+            return list(model.objects.order_by("pk").values_list("pk", *fields))
+
+        return {
+            "users": rows(User, "email", "is_active"),
+            "events": rows(
+                Event, "status", "version", "start", "end", "cancel_reason", "updated_at"
+            ),
+            "participants": rows(Participant, "event_id", "user_id", "role", "rsvp"),
+            "candidates": rows(CandidateSlot, "event_id", "start", "end"),
+            "votes": rows(Vote, "candidate_id", "participant_id", "answer"),
+            "tokens": rows(EventAccessToken, "event_id", "user_id", "expires_at", "revoked_at"),
+            "audit": rows(AuditEntry, "action", "subject_id"),
+            "notifications": rows(Notification, "recipient_id", "kind", "status"),
+            "jobs": rows(ProcrastinateJob, "task_name", "args"),
+        }
+
+    return snapshot

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 
 from reservation.actors import SYSTEM, Actor, utcnow
@@ -62,9 +63,12 @@ def generate_title() -> str:
 
 
 def slots_snapshot(event: Event) -> list[list[str]]:
-    """The candidate list as [[start, end], ...] in ISO 8601 UTC, in order."""
+    """The candidate list as [[start, end], ...] in ISO 8601 UTC, in order, written exactly as
+    the audit log writes every other time (`2030-01-08T09:00:00Z`), so a client can compare an
+    entry's `start` with its `slots`."""
+    encode = DjangoJSONEncoder().default
     return [
-        [start.isoformat(), end.isoformat()]
+        [encode(start), encode(end)]
         for start, end in CandidateSlot.objects.filter(event=event)
         .order_by("start", "end", "id")
         .values_list("start", "end")
@@ -97,11 +101,33 @@ def _validated_slots(
     return sorted(set(result))
 
 
-def _lock_event(event_id: int) -> Event:
+def _require_link_for(actor: Actor, event_id: int) -> None:
+    """A link opens its own event only. Checked before the event is looked up, so a link
+    answers an unknown ID exactly as another event's (it cannot probe which IDs exist)."""
+    if actor.access_token is not None and actor.access_token.event_id != event_id:
+        raise AccessDenied("This link grants access to another event.")
+
+
+def _lock_event(actor: Actor, event_id: int) -> Event:
+    _require_link_for(actor, event_id)
     event = Event.objects.select_for_update(of=("self",)).filter(pk=event_id).first()
     if event is None:
         raise NotFound("No such event.")
     return event
+
+
+def _addresses(parties: Sequence[str]) -> set[str]:
+    """The addresses normalised; INVALID_INPUT on `parties` (the argument given) for one
+    that is not an address."""
+    emails = set()
+    for email in parties:
+        try:
+            emails.add(normalize_email(email))
+        except DomainError as exc:
+            raise DomainError(
+                ErrorCode.INVALID_INPUT, f"Not an e-mail address: {email!r}.", field="parties"
+            ) from exc
+    return emails
 
 
 def _participant(*, actor: Actor, event: Event) -> Participant:
@@ -180,7 +206,7 @@ def event_propose(
     """Propose candidate slots to parties given by e-mail. The party list is fixed from now on."""
     now = now or utcnow()
     organizer = actor.require_user()
-    emails = sorted({normalize_email(e) for e in parties} - {organizer.email})
+    emails = sorted(_addresses(parties) - {organizer.email})
     if not emails:
         raise DomainError(
             ErrorCode.INVALID_INPUT, "Invite at least one other party.", field="parties"
@@ -191,6 +217,7 @@ def event_propose(
         )
     candidates = _validated_slots(slots, now=now)
     title = (title or "").strip() or generate_title()
+    description = description.strip()
     if len(title) > 200:
         raise DomainError(
             ErrorCode.INVALID_INPUT, "title is too long (200 at most).", field="title"
@@ -203,7 +230,7 @@ def event_propose(
         event = Event.objects.create(
             organizer=organizer,
             title=title,
-            description=description.strip(),
+            description=description,
             status=EventStatus.PROPOSED,
             time_zone=organizer.time_zone,
             auto_agree=auto_agree,
@@ -247,7 +274,7 @@ def event_narrow(
     """Keep only some candidates (any party). With auto-agree, one left schedules the event."""
     now = now or utcnow()
     with transaction.atomic(durable=True):
-        event = _lock_event(event_id)
+        event = _lock_event(actor, event_id)
         _participant(actor=actor, event=event)
         _require_proposed(event)
         _require_version(event, expected_version)
@@ -301,7 +328,7 @@ def event_extend(
     now = now or utcnow()
     candidates = _validated_slots(slots, now=now)
     with transaction.atomic(durable=True):
-        event = _lock_event(event_id)
+        event = _lock_event(actor, event_id)
         _require_organizer(actor=actor, event=event)
         _require_proposed(event)
         _require_version(event, expected_version)
@@ -347,7 +374,7 @@ def event_vote(
     if not set(answers.values()) <= set(Vote.Answer.values):
         raise DomainError(ErrorCode.INVALID_INPUT, "Answer YES, IF_NEED_BE or NO.", field="votes")
     with transaction.atomic(durable=True):
-        event = _lock_event(event_id)
+        event = _lock_event(actor, event_id)
         participant = _participant(actor=actor, event=event)
         _require_proposed(event)
         candidates = set(CandidateSlot.objects.filter(event=event).values_list("pk", flat=True))
@@ -415,7 +442,7 @@ def event_agree(
     with RSVP UNDECIDED, and everyone is told."""
     now = now or utcnow()
     with transaction.atomic(durable=True):
-        event = _lock_event(event_id)
+        event = _lock_event(actor, event_id)
         _require_organizer(actor=actor, event=event)
         _require_proposed(event)
         _require_version(event, expected_version)
@@ -437,18 +464,19 @@ def event_cancel(
 ) -> Event:
     """Cancel a proposed or scheduled event (organizer only); cancelling twice is harmless."""
     now = now or utcnow()
+    reason = reason.strip()
     if len(reason) > 500:
         raise DomainError(
             ErrorCode.INVALID_INPUT, "reason is too long (500 at most).", field="reason"
         )
     with transaction.atomic(durable=True):
-        event = _lock_event(event_id)
+        event = _lock_event(actor, event_id)
         _require_organizer(actor=actor, event=event)
         if event.status == EventStatus.CANCELLED:
             return event
         before = event.status
         event.status = EventStatus.CANCELLED
-        event.cancel_reason = reason.strip()
+        event.cancel_reason = reason
         _touch(event, now, "status", "cancel_reason")
         audit_record(
             actor=actor,
@@ -467,13 +495,19 @@ def event_cancel(
 
 
 def event_delete(*, actor: Actor, event_id: int, now: datetime | None = None) -> None:
-    """Delete an event (staff only). Its audit entries stay."""
+    """Delete an event (staff only). Its audit entries stay; its mails not yet sent are
+    dropped (their links would lead nowhere)."""
     now = now or utcnow()
     actor.require_user()
     if not actor.is_staff:
         raise AccessDenied("Only staff can delete events.")
     with transaction.atomic(durable=True):
-        event = _lock_event(event_id)
+        event = _lock_event(actor, event_id)
+        unsent, _ = (
+            Notification.objects.filter(event=event)
+            .exclude(status=Notification.Status.SENT)
+            .delete()
+        )
         audit_record(
             actor=actor,
             action="event.delete",
@@ -484,6 +518,7 @@ def event_delete(*, actor: Actor, event_id: int, now: datetime | None = None) ->
                 "status": event.status,
                 "version": event.version,
                 "parties": sorted(event.participants.values_list("user__email", flat=True)),
+                "unsent_notifications_dropped": unsent,
                 "slots": slots_snapshot(event),
             },
         )
@@ -493,6 +528,7 @@ def event_delete(*, actor: Actor, event_id: int, now: datetime | None = None) ->
 def event_view(*, actor: Actor, event_id: int, now: datetime | None = None) -> Event:
     """The event, for its organizer, parties and staff; a view through a link is audited."""
     now = now or utcnow()
+    _require_link_for(actor, event_id)
     event = Event.objects.filter(pk=event_id).first()
     if event is None:
         raise NotFound("No such event.")
@@ -541,15 +577,20 @@ def access_token_issue(*, event: Event, user: User, now: datetime) -> tuple[Even
 def access_token_authenticate(
     *, secret: str, now: datetime | None = None
 ) -> EventAccessToken | None:
-    """The live (unexpired, unrevoked) token for this secret, or None."""
+    """The live (unexpired, unrevoked) token for this secret, or None. Its person must be
+    active, or invited only (inactive with no password yet): a deactivated account's links
+    die with it."""
     if not secret.startswith(ACCESS_TOKEN_PREFIX):
         return None
     now = now or utcnow()
-    return (
+    token = (
         EventAccessToken.objects.select_related("user", "event")
         .filter(digest=_digest(secret), revoked_at__isnull=True, expires_at__gt=now)
         .first()
     )
+    if token is None or not (token.user.is_active or not token.user.has_usable_password()):
+        return None
+    return token
 
 
 def access_token_revoke(
@@ -598,17 +639,18 @@ def event_notify(
     from reservation.notify_text import event_invitation  # rendering lives with the mail code
 
     now = now or utcnow()
+    message = message.strip()
     if len(message) > MAX_MESSAGE:
         raise DomainError(
             ErrorCode.INVALID_INPUT,
             f"message is too long ({MAX_MESSAGE} at most).",
             field="message",
         )
-    emails = sorted({normalize_email(e) for e in parties})
+    emails = sorted(_addresses(parties))
     if not emails:
         raise DomainError(ErrorCode.INVALID_INPUT, "Name at least one party.", field="parties")
     with transaction.atomic(durable=True):
-        event = _lock_event(event_id)
+        event = _lock_event(actor, event_id)
         _participant(actor=actor, event=event)
         if event.status == EventStatus.CANCELLED:
             raise DomainError(ErrorCode.EVENT_CANCELLED, "The event is cancelled.")
@@ -633,7 +675,7 @@ def event_notify(
             token, secret = access_token_issue(event=event, user=user, now=now)
             link = event_link(event=event, secret=secret)
             subject, body = event_invitation(
-                event=event, recipient=user, link=link, message=message.strip(), sender=actor
+                event=event, recipient=user, link=link, message=message, sender=actor
             )
             notification = notification_enqueue(
                 kind=Notification.Kind.EVENT_INVITATION,
