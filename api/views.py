@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
+from django.shortcuts import render
 from strawberry.django.views import GraphQLView as BaseGraphQLView
 
 from api.context import Context
@@ -53,6 +54,9 @@ CSRF_HELP = (
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """CSRF rejections in the API's own shape (JSON with a code), not Django's HTML page."""
+    """CSRF rejections in the API's own shape (JSON with a code), not Django's HTML page; the
+    event-link pages, for people in a browser, get a page saying nothing was changed."""
+    if request.path.startswith("/e/"):
+        return render(request, "pages/csrf_failed.html", status=403)
     error = {"message": CSRF_HELP, "extensions": {"code": "CSRF_FAILED", "reason": reason}}
     return JsonResponse({"errors": [error]}, status=403)

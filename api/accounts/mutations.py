@@ -38,6 +38,26 @@ class AccountMutation:
         return user
 
     @strawberry_django.mutation(
+        description="Activate an invited address as a client account: send the request with "
+        "the invitation link's token as `Authorization: Bearer`."
+    )
+    def account_activate(
+        self,
+        info: Info,
+        password: Annotated[
+            str,
+            strawberry.argument(description="At least 8 characters; not common, not all digits."),
+        ],
+        name: Annotated[str, strawberry.argument(description="Display name.")] = "",
+        time_zone: Annotated[
+            str, strawberry.argument(description="IANA time zone, e.g. Europe/Berlin.")
+        ] = "UTC",
+    ) -> payload("AccountActivatePayload", UserType, "The activated user, or why not."):
+        return accounts.account_activate(
+            actor=actor_of(info), password=password, name=name, time_zone=time_zone
+        )
+
+    @strawberry_django.mutation(
         description="Sign in with a session cookie (for GraphiQL and "
         "browsers; CSRF applies). API clients use tokens instead."
     )

@@ -72,9 +72,57 @@ def account_register(
                 at=now,
             )
     except IntegrityError as exc:
-        raise DomainError(
-            ErrorCode.EMAIL_TAKEN, "An account with this e-mail already exists.", field="email"
-        ) from exc
+        invited = User.objects.filter(email=email, is_active=False, password__startswith="!")  # noqa: S106 - unusable-password marker
+        message = (
+            "This address was invited to an event: open the link in the invitation e-mail and "
+            "activate the account with it (accountActivate)."
+            if invited.exists()
+            else "An account with this e-mail already exists."
+        )
+        raise DomainError(ErrorCode.EMAIL_TAKEN, message, field="email") from exc
+    return user
+
+
+def account_activate(
+    *,
+    actor: Actor,
+    password: str,
+    name: str = "",
+    time_zone: str = "UTC",
+    now: datetime | None = None,
+) -> User:
+    """Turn an invited-only address into a client account, through one of its event links:
+    holding the link proves the address is theirs (the invitation went to it)."""
+    now = now or utcnow()
+    link = actor.access_token
+    if link is None:
+        raise AccessDenied("Open the link from your invitation e-mail to activate an account.")
+    _check_time_zone(time_zone)
+    if len(name) > 200:
+        raise DomainError(ErrorCode.INVALID_INPUT, "Name is too long (200 at most).", field="name")
+    with transaction.atomic(durable=True):
+        user = User.objects.select_for_update().get(pk=link.user_id)
+        if user.is_active or user.has_usable_password():
+            raise AccessDenied("This account is already active: sign in instead.")
+        user.name = name.strip()
+        try:
+            password_validation.validate_password(password, user=user)
+        except ValidationError as exc:
+            raise DomainError(
+                ErrorCode.WEAK_PASSWORD, " ".join(exc.messages), field="password"
+            ) from exc
+        user.set_password(password)
+        user.time_zone = time_zone
+        user.is_active = True
+        user.save(update_fields=["name", "password", "time_zone", "is_active"])
+        Client.objects.get_or_create(user=user)
+        audit_record(
+            actor=actor,
+            action="account.activate",
+            subject=user,
+            at=now,
+            changes={"email": user.email, "time_zone": time_zone},
+        )
     return user
 
 

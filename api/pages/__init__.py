@@ -1,0 +1,1 @@
+"""The one server-rendered page: what an e-mailed event link opens (see views.py)."""
