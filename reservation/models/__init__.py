@@ -1,5 +1,13 @@
 from .audit import AuditEntry
 from .availability import AvailabilityWindow, TimeOff, WorkingHours
+from .calendar import (
+    CalendarFeed,
+    Channel,
+    ChannelAddress,
+    OccurrenceChange,
+    Reminder,
+    ReminderDelivery,
+)
 from .event import CandidateSlot, Event, EventAccessToken, EventStatus, Participant, Vote
 from .notification import Notification
 from .policy import BookingPolicy
@@ -13,14 +21,20 @@ __all__ = [
     "AuditEntry",
     "AvailabilityWindow",
     "BookingPolicy",
+    "CalendarFeed",
     "CandidateSlot",
+    "Channel",
+    "ChannelAddress",
     "Client",
     "Event",
     "EventAccessToken",
     "EventStatus",
     "Notification",
+    "OccurrenceChange",
     "Participant",
     "Provider",
+    "Reminder",
+    "ReminderDelivery",
     "Reservation",
     "ReservationStatus",
     "TimeOff",

@@ -30,6 +30,12 @@ class Event(models.Model):
     auto_agree = models.BooleanField(
         default=False, help_text="Schedule automatically when a narrow leaves one candidate."
     )
+    recurrence = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="RFC 5545 RRULE (without 'RRULE:'), expanded in time_zone from start; "
+        "empty for a single occurrence.",
+    )
     cancel_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
