@@ -2,7 +2,8 @@
 
 Its tables are unmanaged models, so the flush after a `transaction=True` test leaves them:
 the jobs such a test commits (the mails of a reservation moved in a race test, say) would
-outlive it and show up in the next test's job list, in this run or, with --reuse-db, the next.
+outlive it and show up in the next test's job list. (Runs use a fresh test database, so nothing
+survives from one run into the next.)
 """
 
 from collections.abc import Iterator
@@ -19,12 +20,6 @@ def empty_job_tables() -> None:
         cursor.execute("DELETE FROM procrastinate_periodic_defers")
         cursor.execute("DELETE FROM procrastinate_jobs")
         cursor.execute("DELETE FROM procrastinate_workers")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _no_jobs_from_earlier_runs(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> None:
-    with django_db_blocker.unblock():
-        empty_job_tables()
 
 
 @pytest.fixture(autouse=True)
