@@ -131,3 +131,71 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ParticipantInline(admin.TabularInline):
+    model = models.Participant
+    extra = 0
+    fields = ["user", "role", "rsvp"]
+    readonly_fields = ["user", "role"]
+    can_delete = False
+
+
+class CandidateInline(admin.TabularInline):
+    model = models.CandidateSlot
+    extra = 0
+    fields = ["start", "end"]
+    readonly_fields = ["start", "end"]
+    can_delete = False
+
+
+@admin.register(models.Event)
+class EventAdmin(admin.ModelAdmin):
+    """Events change through the API's services (versions, audit, mail); the admin reads."""
+
+    list_display = ["title", "organizer", "status", "start", "version", "created_at"]
+    list_filter = ["status"]
+    list_select_related = ["organizer"]
+    search_fields = ["title", "organizer__email"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in models.Event._meta.fields]
+    inlines = [ParticipantInline, CandidateInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(models.Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The outbox: what was (or will be) mailed, and how each attempt went."""
+
+    list_display = ["created_at", "kind", "recipient", "status", "attempts", "sent_at"]
+    list_filter = ["status", "kind"]
+    list_select_related = ["recipient"]
+    search_fields = ["recipient__email", "subject"]
+    readonly_fields = [f.name for f in models.Notification._meta.fields if f.name != "link"]
+    exclude = ["link"]  # may still hold a link's secret until sent
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(models.EventAccessToken)
+class EventAccessTokenAdmin(admin.ModelAdmin):
+    list_display = ["event", "user", "created_at", "expires_at", "revoked_at"]
+    list_select_related = ["event", "user"]
+    readonly_fields = ["event", "user", "digest", "created_at", "expires_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(models.ReminderDelivery)
+class ReminderDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["due_at", "reminder", "recipient", "status", "attempts", "sent_at"]
+    list_filter = ["status"]
+    list_select_related = ["reminder", "recipient"]
+    readonly_fields = [f.name for f in models.ReminderDelivery._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
