@@ -25,8 +25,8 @@ class SlotRules:
     step: timedelta  # distance between consecutive slot starts
     min_notice: timedelta  # slot.start >= now + min_notice
     horizon: timedelta  # slot.start <= now + horizon
-    buffer_before: timedelta  # free time required before a slot (vs busy)
-    buffer_after: timedelta  # free time required after a slot (vs busy)
+    buffer_before: timedelta  # free time kept before every booking
+    buffer_after: timedelta  # free time kept after every booking
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +206,12 @@ def compute_slots(
 
     Candidate starts form a grid anchored at each merged availability interval's start, so
     whether a given slot is offered never depends on the query range except for filtering.
+
+    Buffers hold for existing bookings and the new one alike: a slot after a booking must
+    leave that booking's after-buffer and its own before-buffer free, so it starts at least
+    max(before, after) after the booking ends (and ends that much before the next one
+    starts). Free time is free time: the two buffers may share it. The result is the same
+    whichever booking was made first.
     """
     _validate_rules(rules)
     now = _utc(now, "now")
@@ -217,6 +223,7 @@ def compute_slots(
 
     length = rules.slot_length
     step = rules.step
+    gap = max(rules.buffer_before, rules.buffer_after)
     earliest = max(start, now + rules.min_notice)
     latest = min(now + rules.horizon, end - length)  # last allowed slot start, inclusive
 
@@ -229,13 +236,13 @@ def compute_slots(
             continue
         s = a if a >= earliest else a + _ceil_div(earliest - a, step) * step
         while s <= last:
-            lo = s - rules.buffer_before
-            hi = s + length + rules.buffer_after
+            lo = s - gap
+            hi = s + length + gap
             # First busy interval ending after lo; merged busy is sorted by start and end alike.
             i = bisect_right(blocked_ends, lo)
             if i < len(blocked) and blocked[i][0] < hi:
                 # Jump to the first grid point whose buffered start clears this busy interval.
-                clear_from = blocked[i][1] + rules.buffer_before
+                clear_from = blocked[i][1] + gap
                 s = a + _ceil_div(clear_from - a, step) * step
                 continue
             slots.append((s, s + length))

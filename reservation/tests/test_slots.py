@@ -312,6 +312,33 @@ def test_buffers_touching_busy_are_fine() -> None:
     assert result == [(utc(*d, 9), utc(*d, 10)), (utc(*d, 11), utc(*d, 12))]
 
 
+def test_unequal_buffers_protect_existing_bookings_whichever_came_first() -> None:
+    # No buffer before, 30 minutes after: a booking 10:00-11:00 keeps 11:00-11:30 free, and a
+    # new slot needs 30 free minutes after it, so one ending at 10:00 is refused too.
+    d = 2026, 6, 3
+    r = rules(slot_length=60, step=30, buffer_before=0, buffer_after=30)
+    avail = [(utc(*d, 8), utc(*d, 14))]
+
+    after_10 = compute_slots(
+        availability=avail, busy=[(utc(*d, 10), utc(*d, 11))], rules=r, now=NOW, **WIDE
+    )
+    after_1130 = compute_slots(
+        availability=avail, busy=[(utc(*d, 11, 30), utc(*d, 12, 30))], rules=r, now=NOW, **WIDE
+    )
+
+    assert [s for s, _ in after_10] == [
+        utc(*d, 8),
+        utc(*d, 8, 30),
+        utc(*d, 11, 30),
+        utc(*d, 12),
+        utc(*d, 12, 30),
+        utc(*d, 13),
+    ]
+    # Booked the other way round, the same pair is allowed: 10:00-11:00 then 11:30-12:30.
+    assert (utc(*d, 10), utc(*d, 11)) in after_1130
+    assert (utc(*d, 10, 30), utc(*d, 11, 30)) not in after_1130
+
+
 def test_buffers_overlapping_busy_by_a_minute_reject() -> None:
     d = 2026, 6, 3
     result = compute_slots(
@@ -593,11 +620,17 @@ def brute_force_slots(
     kept: list[Interval] = []
     for s, e in grid_points(avail, r):
         lo, hi = s - r.buffer_before, e + r.buffer_after
+        # The new slot keeps its own buffers free, and every booking keeps its buffers free.
         if (
             now + r.min_notice <= s <= now + r.horizon
             and start <= s
             and e <= end
             and not any(b_start < hi and lo < b_end for b_start, b_end in busy if b_start < b_end)
+            and not any(
+                b_start - r.buffer_before < e and s < b_end + r.buffer_after
+                for b_start, b_end in busy
+                if b_start < b_end
+            )
         ):
             kept.append((s, e))
     return kept
@@ -650,6 +683,8 @@ def test_compute_slots_properties(
         assert now + r.min_notice <= s <= now + r.horizon
         buffered = (s - r.buffer_before, e + r.buffer_after)
         assert intersect([buffered], busy) == []
+        bookings_buffered = [(b - r.buffer_before, c + r.buffer_after) for b, c in busy if b < c]
+        assert intersect([(s, e)], bookings_buffered) == []
     assert result == sorted(result)
     assert len(set(result)) == len(result)
     assert result == brute_force_slots(avail, busy, r, now, start, end)
