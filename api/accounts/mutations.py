@@ -78,7 +78,11 @@ class AccountMutation:
 
     @strawberry_django.mutation(description="End the session.")
     def logout(self, info: Info) -> payload("LogoutPayload", LogoutResult, "Signed out."):
-        auth.logout(info.context.request)
+        request = info.context.request
+        if getattr(request, "bearer_secret", None):
+            # A Bearer request ignores the session cookie, so it must not end that session.
+            raise AccessDenied("Requests with a Bearer token have no session to end.")
+        auth.logout(request)
         return LogoutResult(ok=True)
 
     @strawberry_django.mutation(

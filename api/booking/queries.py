@@ -52,8 +52,8 @@ class BookingQuery:
         return rules_of(booking_selectors.policy_for(provider=provider))
 
     @strawberry_django.field(
-        description="Bookable slots of a provider in [start, end) "
-        "(at most 62 days), earliest first."
+        description="Bookable slots of a provider in [start, end) (at most 62 days), earliest "
+        "first; at most `first` of them (ask again from the last one's end for more)."
     )
     def available_slots(
         self,
@@ -61,9 +61,12 @@ class BookingQuery:
         provider_id: ProviderId,
         start: Annotated[datetime, strawberry.argument(description="From (with a UTC offset).")],
         end: Annotated[datetime, strawberry.argument(description="Until, exclusive.")],
+        first: Annotated[
+            int, strawberry.argument(description="How many slots at most (1–1000).")
+        ] = 1000,
     ) -> list[Slot]:
         found = booking_selectors.provider_slots(
-            provider_id=decode_id(provider_id, "Provider"), start=start, end=end
+            provider_id=decode_id(provider_id, "Provider"), start=start, end=end, limit=first
         )
         return [Slot(start=s, end=e) for s, e in found]
 

@@ -31,6 +31,12 @@ mutation Logout {
 }
 """
 
+LOGOUT_WITH_CODES = """
+mutation Logout {
+  logout { ... on LogoutResult { ok } ... on OperationInfo { messages { code } } }
+}
+"""
+
 ME = """
 query Me {
   me { email name timeZone isClient isProvider }
@@ -193,6 +199,21 @@ def test_login_with_csrf_token_opens_a_session_and_logout_ends_it(
     # Then the session is gone
     assert logout.json() == {"data": {"logout": {"ok": True}}}
     assert gql(ME).json() == {"data": {"me": None}}
+
+
+def test_a_bearer_request_cannot_end_the_browsers_session(
+    gql: GraphQL, client_profile: object
+) -> None:
+    # Given a browser signed in with a session, and the same person's API token
+    gql(LOGIN, {"email": "cleo@example.com", "password": PASSWORD})
+    token = token_of(User.objects.get(email="cleo@example.com"))
+
+    # When a request carrying both the session cookie and the token logs out
+    logout = gql(LOGOUT_WITH_CODES, token=token)
+
+    # Then it is refused, and the session (which that request ignores) is still there
+    assert logout.json() == {"data": {"logout": {"messages": [{"code": "PERMISSION_DENIED"}]}}}
+    assert gql(ME).json()["data"]["me"]["email"] == "cleo@example.com"
 
 
 @pytest.mark.parametrize(

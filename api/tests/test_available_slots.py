@@ -119,6 +119,37 @@ def test_a_62_day_range_is_accepted(gql: GraphQL, provider: Provider) -> None:
     assert found[-1] == {"start": "2030-03-07T16:00:00+00:00", "end": "2030-03-07T17:00:00+00:00"}
 
 
+SLOTS_FIRST = """
+query Slots($providerId: ID!, $start: DateTime!, $end: DateTime!, $first: Int!) {
+  availableSlots(providerId: $providerId, start: $start, end: $end, first: $first) { start }
+}
+"""
+
+
+def test_first_caps_the_list_and_is_bounded(gql: GraphQL, provider: Provider) -> None:
+    week = {
+        "providerId": gid("Provider", provider.pk),
+        "start": iso(NOW),
+        "end": iso(NOW + timedelta(days=7)),
+    }
+
+    three = gql(SLOTS_FIRST, {**week, "first": 3})
+    too_many = gql(SLOTS_FIRST, {**week, "first": 1001})
+    none = gql(SLOTS_FIRST, {**week, "first": 0})
+
+    assert three.json() == {
+        "data": {
+            "availableSlots": [
+                {"start": iso(at(8, 9))},
+                {"start": iso(at(8, 10))},
+                {"start": iso(at(8, 11))},
+            ]
+        }
+    }
+    assert errors(too_many) == [{"path": ["availableSlots"], "code": "INVALID_INPUT"}]
+    assert errors(none) == [{"path": ["availableSlots"], "code": "INVALID_INPUT"}]
+
+
 @pytest.mark.parametrize(
     ("start", "end", "code"),
     [

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from reservation import slots
 from reservation.actors import utcnow
-from reservation.errors import NotFound
+from reservation.errors import DomainError, ErrorCode, NotFound
 from reservation.models import (
     AvailabilityWindow,
     BookingPolicy,
@@ -24,6 +24,7 @@ from reservation.timezones import zone
 from reservation.validation import require_aware, require_range
 
 MAX_SLOT_RANGE = timedelta(days=62)
+MAX_SLOTS_PER_CALL = 1000
 
 
 def policy_for(*, provider: Provider) -> BookingPolicy:
@@ -186,14 +187,25 @@ def provider_list() -> QuerySet[Provider]:
 
 
 def provider_slots(
-    *, provider_id: int, start: datetime, end: datetime, now: datetime | None = None
+    *,
+    provider_id: int,
+    start: datetime,
+    end: datetime,
+    limit: int = MAX_SLOTS_PER_CALL,
+    now: datetime | None = None,
 ) -> list[Interval]:
-    """Bookable slots of an active provider in [start, end) (at most 62 days) at `now`."""
+    """The first `limit` (1–1000) bookable slots of an active provider in [start, end) (at
+    most 62 days) at `now`; ask again from the last one's end for more."""
     now = now or utcnow()
+    if not 1 <= limit <= MAX_SLOTS_PER_CALL:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, f"first must be 1–{MAX_SLOTS_PER_CALL}.", field="first"
+        )
     start, end = require_range(start, end, max_length=MAX_SLOT_RANGE)
-    return available_slots(
+    found = available_slots(
         provider=active_provider(provider_id=provider_id), start=start, end=end, now=now
     )
+    return found[:limit]
 
 
 def provider_windows(

@@ -268,7 +268,7 @@ def reservation_cancel(
         if not _is_live(reservation, now):
             raise DomainError(
                 ErrorCode.RESERVATION_NOT_ACTIVE,
-                "Only held or confirmed reservations can be cancelled.",
+                "Only held or confirmed reservations that are not over can be cancelled.",
             )
         before = reservation.status
         reservation.status = ReservationStatus.CANCELLED
@@ -303,6 +303,9 @@ def reservation_cancel(
 
 
 def _is_live(reservation: Reservation, now: datetime) -> bool:
+    """Held and not lapsed, or confirmed — and not over yet: the past is not rewritten."""
+    if reservation.end <= now:
+        return False
     return reservation.status == ReservationStatus.CONFIRMED or (
         reservation.status == ReservationStatus.HELD and reservation.expires_at > now
     )
@@ -330,7 +333,7 @@ def reservation_reschedule(
         if not _is_live(reservation, now):
             raise DomainError(
                 ErrorCode.RESERVATION_NOT_ACTIVE,
-                "Only held or confirmed reservations can be moved.",
+                "Only held or confirmed reservations that are not over can be moved.",
             )
         query = slot_query(
             provider=provider,

@@ -1045,3 +1045,22 @@ def test_a_token_actor_books_like_its_user(provider: Provider, client: Client) -
         "TOKEN",
         token.pk,
     )
+
+
+def test_a_booking_that_is_over_cannot_be_cancelled_or_moved() -> None:
+    provider, client = make_provider(), make_client()
+    booking = make_reservation(provider=provider, client=client, start=at(8, 10))
+    over = booking.end  # Tuesday 11:00: the appointment has just ended
+    target = at(9, 14)
+
+    with rejected(ErrorCode.RESERVATION_NOT_ACTIVE):
+        reservation_cancel(actor=actor_for(client), reservation_id=booking.pk, now=over)
+    with rejected(ErrorCode.RESERVATION_NOT_ACTIVE):
+        reservation_reschedule(
+            actor=actor_for(provider), reservation_id=booking.pk, start=target, now=over
+        )
+
+    # A second earlier it was still running, and could be cancelled.
+    reservation_cancel(actor=actor_for(client), reservation_id=booking.pk, now=over - SECOND)
+    booking.refresh_from_db()
+    assert booking.status == CANCELLED
