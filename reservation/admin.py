@@ -1,11 +1,63 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
 
 from reservation import models
+from reservation.actors import Actor, utcnow
+from reservation.services.audit import audit_record
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Edits made in the admin are audited like every other change: who (the staff member),
+    what (old and new value of each changed field), in the same transaction as the write."""
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        changes = {
+            name: [form.initial.get(name), form.cleaned_data.get(name)]
+            for name in form.changed_data
+            if name not in {"password", "password1", "password2"}
+        }
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            action = "admin_update" if change else "admin_create"
+            audit_record(
+                actor=Actor(user=request.user),
+                action=f"{obj._meta.model_name}.{action}",
+                subject=obj,
+                changes={k: [str(v) for v in pair] for k, pair in changes.items()},
+                at=utcnow(),
+            )
+
+    def delete_model(self, request: Any, obj: Any) -> None:
+        with transaction.atomic():
+            audit_record(
+                actor=Actor(user=request.user),
+                action=f"{obj._meta.model_name}.admin_delete",
+                subject=obj,
+                changes={"was": str(obj)},
+                at=utcnow(),
+            )
+            super().delete_model(request, obj)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that change only through the services (which lock and audit): shown, never
+    edited here."""
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(models.User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedAdmin, BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "name", "time_zone", "is_active", "is_staff"]
     search_fields = ["email", "name"]
@@ -30,7 +82,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(models.Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(AuditedAdmin):
     list_display = ["__str__", "user", "is_active", "created_at"]
     list_select_related = ["user"]
     search_fields = ["display_name", "user__email"]
@@ -38,7 +90,7 @@ class ProviderAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(AuditedAdmin):
     list_display = ["user", "created_at"]
     list_select_related = ["user"]
     search_fields = ["user__email"]
@@ -46,7 +98,7 @@ class ClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.BookingPolicy)
-class BookingPolicyAdmin(admin.ModelAdmin):
+class BookingPolicyAdmin(AuditedAdmin):
     list_display = [
         "__str__",
         "slot_length_minutes",
@@ -82,29 +134,27 @@ class ReservationAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.AvailabilityWindow)
-class AvailabilityWindowAdmin(admin.ModelAdmin):
+class AvailabilityWindowAdmin(ReadOnlyAdmin):
     list_display = ["provider", "start", "end"]
     list_select_related = ["provider__user"]
-    readonly_fields = ["provider", "start", "end", "created_at"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
 
 @admin.register(models.WorkingHours)
-class WorkingHoursAdmin(admin.ModelAdmin):
+class WorkingHoursAdmin(ReadOnlyAdmin):
     list_display = ["user", "weekday", "start", "end"]
     list_select_related = ["user"]
 
 
 @admin.register(models.TimeOff)
-class TimeOffAdmin(admin.ModelAdmin):
+class TimeOffAdmin(ReadOnlyAdmin):
     list_display = ["user", "start", "end", "reason"]
     list_select_related = ["user"]
 
 
 @admin.register(models.ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedAdmin):
+    """Staff can revoke a token (audited); nothing else changes here."""
+
     list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_select_related = ["user"]
     readonly_fields = ["user", "name", "prefix", "digest", "created_at", "last_used_at"]
@@ -137,7 +187,7 @@ class ParticipantInline(admin.TabularInline):
     model = models.Participant
     extra = 0
     fields = ["user", "role", "rsvp"]
-    readonly_fields = ["user", "role"]
+    readonly_fields = ["user", "role", "rsvp"]
     can_delete = False
 
 
@@ -173,15 +223,18 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind"]
     list_select_related = ["recipient"]
     search_fields = ["recipient__email", "subject"]
-    readonly_fields = [f.name for f in models.Notification._meta.fields if f.name != "link"]
-    exclude = ["link"]  # may still hold a link's secret until sent
+    # Every field, body included: an invitation's secret is never stored (the body has a
+    # placeholder where the mail's link goes; see services.mail.notification_send).
+    readonly_fields = [f.name for f in models.Notification._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False
 
 
 @admin.register(models.EventAccessToken)
-class EventAccessTokenAdmin(admin.ModelAdmin):
+class EventAccessTokenAdmin(AuditedAdmin):
+    """Staff can revoke a link (audited); nothing else changes here."""
+
     list_display = ["event", "user", "created_at", "expires_at", "revoked_at"]
     list_select_related = ["event", "user"]
     readonly_fields = ["event", "user", "digest", "created_at", "expires_at"]
@@ -191,7 +244,7 @@ class EventAccessTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.ReminderDelivery)
-class ReminderDeliveryAdmin(admin.ModelAdmin):
+class ReminderDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["due_at", "reminder", "recipient", "status", "attempts", "sent_at"]
     list_filter = ["status"]
     list_select_related = ["reminder", "recipient"]

@@ -6,7 +6,7 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from reservation.actors import Actor
-from reservation.models import BookingPolicy, User
+from reservation.models import AuditEntry, BookingPolicy, User
 from reservation.services.events import SlotInput, event_notify, event_propose
 from reservation.tests.factories import NOW, at, make_client, make_provider, make_reservation
 
@@ -71,3 +71,31 @@ def test_the_booking_policy_is_edited_in_the_admin(staff_browser: HttpClient) ->
     assert response.status_code == 302
     policy.refresh_from_db()
     assert (policy.slot_length_minutes, policy.step_minutes, policy.hold_minutes) == (45, 15, 10)
+    entry = AuditEntry.objects.get(action="bookingpolicy.admin_update")
+    assert (entry.actor_kind, entry.actor_user.email, entry.subject_id) == (
+        "USER",
+        "root@example.com",
+        policy.pk,
+    )
+    assert entry.changes == {
+        "slot_length_minutes": ["60", "45"],
+        "step_minutes": ["None", "15"],
+        "min_notice_minutes": ["1440", "120"],
+        "horizon_days": ["60", "30"],
+        "hold_minutes": ["30", "10"],
+        "buffer_before_minutes": ["0", "5"],
+        "buffer_after_minutes": ["0", "5"],
+        "max_active_holds": ["3", "2"],
+    }
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["workinghours", "timeoff", "availabilitywindow", "reservation", "event", "reminderdelivery"],
+)
+def test_rows_that_change_through_services_cannot_be_edited_here(
+    staff_browser: HttpClient, model: str
+) -> None:
+    add = staff_browser.get(reverse(f"admin:reservation_{model}_add"))
+
+    assert add.status_code == 403
