@@ -47,3 +47,18 @@ def describe_duration(value: timedelta) -> str:
         if count:
             parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
     return " ".join(parts) or "0 minutes"
+
+
+def require_one_line(value: str, *, field: str, max_length: int) -> str:
+    """The text trimmed, or INVALID_INPUT when it is too long or holds control characters
+    (a newline in a name or title would break the e-mail headers it goes into)."""
+    value = value.strip()
+    if len(value) > max_length:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, f"{field} is too long ({max_length} at most).", field=field
+        )
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, f"{field} must be one line of text.", field=field
+        )
+    return value

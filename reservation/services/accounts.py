@@ -14,6 +14,7 @@ from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
 from reservation.models import ApiToken, Client, Provider, User
 from reservation.services.audit import audit_record
 from reservation.timezones import is_time_zone
+from reservation.validation import require_one_line
 
 TOKEN_PREFIX = "rdv_"
 
@@ -51,9 +52,8 @@ def account_register(
     now = now or utcnow()
     email = normalize_email(email)
     _check_time_zone(time_zone)
-    if len(name) > 200:
-        raise DomainError(ErrorCode.INVALID_INPUT, "Name is too long (200 at most).", field="name")
-    candidate = User(email=email, name=name.strip())
+    name = require_one_line(name, field="name", max_length=200)
+    candidate = User(email=email, name=name)
     try:
         password_validation.validate_password(password, user=candidate)
     except ValidationError as exc:
@@ -62,7 +62,7 @@ def account_register(
         ) from exc
     try:
         with transaction.atomic(durable=True):
-            user = User.objects.create_user(email, password, name=name.strip(), time_zone=time_zone)
+            user = User.objects.create_user(email, password, name=name, time_zone=time_zone)
             Client.objects.create(user=user)
             audit_record(
                 actor=Actor(user=user),
@@ -98,13 +98,12 @@ def account_activate(
     if link is None:
         raise AccessDenied("Open the link from your invitation e-mail to activate an account.")
     _check_time_zone(time_zone)
-    if len(name) > 200:
-        raise DomainError(ErrorCode.INVALID_INPUT, "Name is too long (200 at most).", field="name")
+    name = require_one_line(name, field="name", max_length=200)
     with transaction.atomic(durable=True):
         user = User.objects.select_for_update().get(pk=link.user_id)
         if user.is_active or user.has_usable_password():
             raise AccessDenied("This account is already active: sign in instead.")
-        user.name = name.strip()
+        user.name = name
         try:
             password_validation.validate_password(password, user=user)
         except ValidationError as exc:
@@ -144,6 +143,7 @@ def provider_create(
             raise AccessDenied("Only staff can create providers.")
     email = normalize_email(email)
     _check_time_zone(time_zone)
+    name = require_one_line(name, field="name", max_length=200)
     with transaction.atomic():
         user = User.objects.select_for_update().filter(email=email).first()
         if user is None:
@@ -191,8 +191,8 @@ def api_token_create(
     stored and cannot be shown again."""
     now = now or utcnow()
     user = actor.require_user()
-    name = name.strip()
-    if not name or len(name) > 100:
+    name = require_one_line(name, field="name", max_length=100)
+    if not name:
         raise DomainError(
             ErrorCode.INVALID_INPUT, "Give the token a name of 1–100 characters.", field="name"
         )
