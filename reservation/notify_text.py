@@ -26,28 +26,50 @@ def _candidates(event: Event, user: User) -> list[str]:
     ]
 
 
+# Where an invitation's link goes. The stored body has this; the link (its secret) is put in
+# only in the outgoing mail (services.mail), so neither the outbox nor the admin ever holds it.
+LINK_PLACEHOLDER = "[personal link: added when this mail is sent]"
+
+
+def _without_placeholder(text: str) -> str:
+    """User text (a name, a title, a message) that cannot carry the placeholder, so the link
+    goes exactly where `event_invitation` put it. Repeated: removing one may join another."""
+    while LINK_PLACEHOLDER in text:
+        text = text.replace(LINK_PLACEHOLDER, "")
+    return text
+
+
 def event_invitation(
-    *, event: Event, recipient: User, link: str, message: str, sender: object
+    *, event: Event, recipient: User, message: str, sender: object
 ) -> tuple[str, str]:
-    """(subject, body) of the mail that carries a party's link."""
+    """(subject, body) of the mail that carries a party's link; the body has LINK_PLACEHOLDER
+    where the link goes, once (see `with_link`)."""
     sender_user = getattr(sender, "user", None) or event.organizer
-    who = sender_user.name or sender_user.email
+    who = _without_placeholder(sender_user.name or sender_user.email)
     lines = [
-        f"{who} asks you to find a time for: {event.title}",
+        f"{who} asks you to find a time for: {_without_placeholder(event.title)}",
         "",
         "Candidate times:",
         *_candidates(event, recipient),
         "",
     ]
+    message = _without_placeholder(message)
     if message:
         lines += ["Message:", message, ""]
     lines += [
         "Open this link to see the event, vote, or narrow the candidates:",
-        link,
+        LINK_PLACEHOLDER,
         "",
         "The link is personal: it lets whoever holds it act as you on this event only.",
     ]
     return f"Find a time: {event.title}", "\n".join(lines) + "\n"
+
+
+def with_link(body: str, link: str) -> str:
+    """An invitation's body as mailed: its one placeholder replaced by the link."""
+    if body.count(LINK_PLACEHOLDER) != 1:
+        raise ValueError("An invitation's body must have exactly one link placeholder.")
+    return body.replace(LINK_PLACEHOLDER, link)
 
 
 def event_update(*, event: Event, recipient: User, kind: str) -> tuple[str, str]:

@@ -5,7 +5,6 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.http import HttpResponse
@@ -30,6 +29,7 @@ from reservation.models import (
 )
 from reservation.services.accounts import api_token_create
 from reservation.services.events import SlotInput, event_notify, event_propose
+from reservation.tests.event_factories import deliver
 from reservation.tests.factories import (
     NOW,
     actor_for,
@@ -245,21 +245,16 @@ def proposed(organizer: User, party: User) -> Event:
     )
 
 
-def secret_of(link: str) -> str:
-    """The access token a notification's link carries."""
-    [secret] = parse_qs(urlsplit(link).query)["token"]
-    return secret
-
-
 def latest_link(event: Event, email: str) -> str:
-    """The secret of the newest link e-mailed to `email` for `event`."""
+    """The secret of the newest link e-mailed to `email` for `event`, read from the mail as
+    it arrives (sent now, unless it went already)."""
     notification = (
-        Notification.objects.filter(event=event, recipient__email=email, link__contains="?token=")
+        Notification.objects.filter(event=event, recipient__email=email, access_token__isnull=False)
         .order_by("-id")
         .first()
     )
     assert notification is not None, f"no link was sent to {email}"
-    return secret_of(notification.link)
+    return deliver(notification)
 
 
 @pytest.fixture

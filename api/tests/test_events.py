@@ -24,9 +24,11 @@ from reservation.services.events import (
     SlotInput,
     event_agree,
     event_cancel,
+    event_notify,
     event_propose,
     event_vote,
 )
+from reservation.tests.event_factories import deliver, delivered
 from reservation.tests.factories import NOW, actor_for, at, make_user
 
 Tables = Callable[[], dict[str, list[Any]]]
@@ -1309,11 +1311,15 @@ def test_staff_delete_an_event_and_its_log_stays(
     party: User,
     organizer_token: str,
     staff_token: str,
-    link_for: Callable[[Event, str], str],
 ) -> None:
     # Given Pia voted and a link to her is waiting in the outbox
     event_vote(actor=actor_for(party), event_id=proposed.pk, votes=[(slots[0].pk, "YES")])
-    link_for(proposed, party.email)
+    event_notify(
+        actor=actor_for(proposed.organizer),
+        event_id=proposed.pk,
+        parties=[party.email],
+        expected_version=proposed.version,
+    )
     event_id = gid("Event", proposed.pk)
 
     response = gql(DELETE, {"id": event_id}, token=staff_token)
@@ -1395,10 +1401,15 @@ def test_notify_records_one_email_per_party_and_shows_no_secret(
         ("quinn@example.com", "EVENT_INVITATION"),
     ]
     assert len(after["jobs"]) == len(before["jobs"]) + 2
-    # But the links (their secrets) are only in the e-mails
-    assert all(
-        "?token=rdve_" in link for link in Notification.objects.values_list("link", flat=True)
-    )
+    # But the links (their secrets) are only in the e-mails: not in the outbox, before the
+    # mails go or after, nor in the response
+    assert "rdve_" not in repr(list(Notification.objects.values_list()))
+    notifications = list(Notification.objects.order_by("id"))
+    secrets = [deliver(notification) for notification in notifications]
+    for notification, secret in zip(notifications, secrets, strict=True):
+        assert secret.startswith("rdve_")
+        assert f"/e/{proposed.pk}/?token={secret}\n" in delivered(notification).body
+    assert "rdve_" not in repr(list(Notification.objects.values_list()))
     assert "rdve_" not in response.content.decode()
     assert "token=" not in response.content.decode()
 

@@ -7,7 +7,6 @@ import subprocess
 from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.http import HttpResponse
@@ -17,6 +16,7 @@ from api.middleware import bearer_actor
 from reservation.models import AuditEntry, Event, User, Vote
 from reservation.services.events import (
     access_token_issue,
+    access_token_mint,
     event_agree,
     event_narrow,
     event_notify,
@@ -25,6 +25,7 @@ from reservation.services.events import (
 )
 from reservation.tests.event_factories import (
     candidate_ids,
+    deliver,
     event_rows,
     propose,
 )
@@ -138,7 +139,7 @@ def link_secret(event: Event, email: str) -> str:
         expected_version=event.version,
         now=NOW,
     )
-    return parse_qs(urlsplit(notification.link).query)["token"][0]
+    return deliver(notification)
 
 
 def url(event: Event | int, secret: str) -> str:
@@ -475,8 +476,8 @@ def dead_link(kind: str, event: Event, ann: User) -> str:
     if kind == "missing":
         return f"/e/{event.pk}/"
     if kind == "expired":
-        _, secret = access_token_issue(event=event, user=ann, now=NOW - timedelta(days=5))
-        return url(event, secret)
+        token = access_token_issue(event=event, user=ann, now=NOW - timedelta(days=5))
+        return url(event, access_token_mint(token=token))
     if kind == "replaced":
         old = link_secret(event, ann.email)
         link_secret(event, ann.email)

@@ -27,6 +27,7 @@ from reservation.models import (
 from reservation.services.accounts import normalize_email
 from reservation.services.audit import audit_record
 from reservation.services.notifications import notification_enqueue
+from reservation.services.reminders import reminders_cancel
 from reservation.validation import require_aware
 
 ACCESS_TOKEN_PREFIX = "rdve_"
@@ -478,6 +479,7 @@ def event_cancel(
         event.status = EventStatus.CANCELLED
         event.cancel_reason = reason
         _touch(event, now, "status", "cancel_reason")
+        reminders_cancel(event=event, now=now)
         audit_record(
             actor=actor,
             action="event.cancel",
@@ -557,21 +559,31 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def access_token_issue(*, event: Event, user: User, now: datetime) -> tuple[EventAccessToken, str]:
-    """A fresh link token for (event, user); the person's earlier tokens for it are revoked,
-    so only the newest link works."""
+def access_token_issue(*, event: Event, user: User, now: datetime) -> EventAccessToken:
+    """A fresh link token for (event, user), not yet usable: its digest is of a random value
+    that is never revealed (and lacks the prefix), so no secret exists until
+    `access_token_mint` makes one as the mail goes. The person's earlier tokens for the event
+    are revoked, so only the newest link works."""
     EventAccessToken.objects.filter(event=event, user=user, revoked_at__isnull=True).update(
         revoked_at=now
     )
-    secret = ACCESS_TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits
-    token = EventAccessToken.objects.create(
+    return EventAccessToken.objects.create(
         event=event,
         user=user,
-        digest=_digest(secret),
+        digest=_digest(secrets.token_urlsafe(32)),  # unique, like every digest
         created_at=now,
         expires_at=now + timedelta(days=settings.ACCESS_TOKEN_TTL_DAYS),
     )
-    return token, secret
+
+
+def access_token_mint(*, token: EventAccessToken) -> str:
+    """A new secret for the token, returned once and stored only as its digest; any earlier
+    secret of the token stops working. Call it inside the caller's transaction, with the
+    token locked (services.mail does, just before the mail carrying it goes)."""
+    secret = ACCESS_TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits
+    token.digest = _digest(secret)
+    token.save(update_fields=["digest"])
+    return secret
 
 
 def access_token_authenticate(
@@ -622,6 +634,7 @@ def access_token_revoke(
 
 
 def event_link(*, event: Event, secret: str) -> str:
+    """The page a link's secret opens; built only for the outgoing mail, never stored."""
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/e/{event.pk}/?token={secret}"
 
 
@@ -635,7 +648,9 @@ def event_notify(
     now: datetime | None = None,
 ) -> list[Notification]:
     """E-mail parties a link with a fresh access token (organizer or any party). The version
-    check makes sure the sender has seen the list the mail shows."""
+    check makes sure the sender has seen the list the mail shows. The secret is not made
+    here: the stored mail has a placeholder where the link goes, and the job that sends it
+    mints the secret (services.mail.notification_send), so it is never written anywhere."""
     from reservation.notify_text import event_invitation  # rendering lives with the mail code
 
     now = now or utcnow()
@@ -672,17 +687,15 @@ def event_notify(
         sent = []
         for email in emails:
             user = recipients[email].user
-            token, secret = access_token_issue(event=event, user=user, now=now)
-            link = event_link(event=event, secret=secret)
+            token = access_token_issue(event=event, user=user, now=now)
             subject, body = event_invitation(
-                event=event, recipient=user, link=link, message=message, sender=actor
+                event=event, recipient=user, message=message, sender=actor
             )
             notification = notification_enqueue(
                 kind=Notification.Kind.EVENT_INVITATION,
                 recipient=user,
                 subject=subject,
                 body=body,
-                link=link,
                 event=event,
                 access_token=token,
                 now=now,

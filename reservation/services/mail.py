@@ -9,7 +9,15 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 
 from reservation.ical import notification_invite
-from reservation.models import Notification
+from reservation.models import EventAccessToken, Notification
+from reservation.notify_text import LINK_PLACEHOLDER, with_link
+from reservation.services.events import access_token_mint, event_link
+
+# Recorded on an invitation not sent because its link can no longer work.
+LINK_GONE = (
+    "Not sent: link superseded/expired (a newer mail carries the person's link, or the link "
+    "was revoked, has expired or its event is gone)."
+)
 
 
 def message_id(notification: Notification) -> str:
@@ -17,13 +25,15 @@ def message_id(notification: Notification) -> str:
     return f"<notification-{notification.pk}@{settings.MAIL_DOMAIN}>"
 
 
-def build_message(notification: Notification, *, now: datetime) -> EmailMessage:
-    """The e-mail for a notification: its plain-text body and, for a scheduled event or a
-    confirmed booking (or their cancellation), an .ics attachment built from the rows as they
-    are now."""
+def build_message(
+    notification: Notification, *, now: datetime, link: str | None = None
+) -> EmailMessage:
+    """The e-mail for a notification: its plain-text body (with `link` in place of an
+    invitation's placeholder) and, for a scheduled event or a confirmed booking (or their
+    cancellation), an .ics attachment built from the rows as they are now."""
     message = EmailMessage(
         subject=notification.subject,
-        body=notification.body,
+        body=notification.body if link is None else with_link(notification.body, link),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notification.recipient.email],
         headers={"Message-ID": message_id(notification)},
@@ -37,6 +47,19 @@ def build_message(notification: Notification, *, now: datetime) -> EmailMessage:
     return message
 
 
+def _live_token(notification: Notification, *, now: datetime) -> EventAccessToken | None:
+    """The invitation's access token, locked, if its link can still work: not revoked (as a
+    newer invitation to the person revokes it), not expired, its event still there."""
+    if notification.access_token_id is None:
+        return None
+    return (
+        EventAccessToken.objects.select_for_update(of=("self",))
+        .select_related("event")
+        .filter(pk=notification.access_token_id, revoked_at__isnull=True, expires_at__gt=now)
+        .first()
+    )
+
+
 def notification_send(*, notification_id: int, now: datetime) -> str:
     """Send a notification unless it was sent already, and record the attempt: SENT with
     `sent_at`, or FAILED with `last_error`; `attempts` counts both. Returns the new status, or
@@ -47,12 +70,21 @@ def notification_send(*, notification_id: int, now: datetime) -> str:
     FAILED with its attempts and last error, visible in the admin; deferring
     `send_notification` again for it sends it.
 
+    An invitation's link is made here, never stored: with its access token locked, a new
+    secret is minted (only its digest is written) and the link goes into the outgoing body
+    only; the stored body keeps its placeholder. An invitation whose token was revoked (a
+    newer invitation superseded it), expired or went with its event is not sent: it is
+    recorded FAILED with LINK_GONE and not retried. A failed send rolls the new digest back,
+    so a secret that did not go out never works; the next attempt mints another.
+
     Exactly once: the row is locked and checked before the SMTP hand-off and marked SENT in
     the same transaction, so two jobs for one notification never both send it, and a worker
     that dies before the SMTP server has accepted the message leaves the row unsent (its
     transaction dies with it) for the retried job. One window remains: a worker that dies
     after the server accepted the message but before the commit sends it again on the retry.
-    The Message-ID is then the same, so mail clients can recognise the duplicate.
+    The Message-ID is then the same, so mail clients can recognise the duplicate; for an
+    invitation, the first mail's link is dead (its digest was never committed) and the
+    retry's works.
     """
     with transaction.atomic():
         # The row lock keeps two workers from sending the same mail at once.
@@ -69,9 +101,22 @@ def notification_send(*, notification_id: int, now: datetime) -> str:
         )
         if notification is None or notification.status == Notification.Status.SENT:
             return "skipped"
+        needs_link = (
+            notification.access_token_id is not None or LINK_PLACEHOLDER in notification.body
+        )
+        token = _live_token(notification, now=now) if needs_link else None
+        if needs_link and token is None:
+            notification.status = Notification.Status.FAILED
+            notification.last_error = LINK_GONE
+            notification.save(update_fields=["status", "last_error"])
+            return notification.status  # no retry: a later attempt could not do better
         notification.attempts += 1
         try:
-            build_message(notification, now=now).send(fail_silently=False)
+            with transaction.atomic():  # a failed send keeps no digest of its secret
+                link = None
+                if token is not None:
+                    link = event_link(event=token.event, secret=access_token_mint(token=token))
+                build_message(notification, now=now, link=link).send(fail_silently=False)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded, then retried
             notification.status = Notification.Status.FAILED
             notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -81,13 +126,6 @@ def notification_send(*, notification_id: int, now: datetime) -> str:
             notification.status = Notification.Status.SENT
             notification.sent_at = now
             notification.last_error = ""
-            if notification.access_token_id is not None and notification.link:
-                # A link with an access token is a secret: it stays in the outbox only until
-                # the mail has gone.
-                notification.body = notification.body.replace(notification.link, "[link]")
-                notification.link = ""
-            notification.save(
-                update_fields=["status", "attempts", "sent_at", "last_error", "link", "body"]
-            )
+            notification.save(update_fields=["status", "attempts", "sent_at", "last_error"])
             return notification.status
     raise failure

@@ -2,12 +2,14 @@
 proposed event, link actors, service calls with the clock at NOW, and `refused(code)`, which
 also proves that the event tables and the outbox were left alone."""
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.core import mail
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from reservation.actors import Actor
@@ -32,6 +34,7 @@ from reservation.services.events import (
     event_propose,
     event_vote,
 )
+from reservation.services.mail import message_id, notification_send
 from reservation.tests.factories import NOW, actor_for, at, json_time, rejected
 
 MINUTE = timedelta(minutes=1)
@@ -108,8 +111,23 @@ def candidate_ids(event: Event) -> list[int]:
 
 def link_actor(event: Event, user: User, *, now: datetime = NOW) -> Actor:
     """Who the API sees for a live link of `user` on `event`."""
-    token, _ = access_token_issue(event=event, user=user, now=now)
-    return Actor(user=user, access_token=token)
+    return Actor(user=user, access_token=access_token_issue(event=event, user=user, now=now))
+
+
+def delivered(notification: Notification) -> mail.EmailMessage:
+    """The mail that went out for a notification, from Django's test outbox (locmem)."""
+    [message] = [
+        m for m in mail.outbox if m.extra_headers.get("Message-ID") == message_id(notification)
+    ]
+    return message
+
+
+def deliver(notification: Notification, *, now: datetime = NOW) -> str:
+    """The secret of an invitation's link, as its recipient gets it: the mail is sent as the
+    job sends it (unless it went already) and the link read from the mail that arrived."""
+    notification_send(notification_id=notification.pk, now=now)
+    [secret] = re.findall(r"[?&]token=(\S+)", delivered(notification).body)
+    return secret
 
 
 def changes_of(action: str) -> list[dict[str, Any]]:

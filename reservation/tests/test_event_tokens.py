@@ -6,9 +6,9 @@ what deleting an event leaves of it."""
 import hashlib
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core import mail
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from reservation.actors import ANONYMOUS, Actor
@@ -23,10 +23,12 @@ from reservation.models import (
     User,
     Vote,
 )
+from reservation.notify_text import LINK_PLACEHOLDER
 from reservation.selectors.events import event_list, event_log
 from reservation.services.events import (
     access_token_authenticate,
     access_token_issue,
+    access_token_mint,
     access_token_revoke,
     event_cancel,
     event_delete,
@@ -34,6 +36,7 @@ from reservation.services.events import (
     event_notify,
     event_view,
 )
+from reservation.services.mail import LINK_GONE, message_id, notification_send
 from reservation.tests.event_factories import (
     HOUR,
     LATER,
@@ -42,6 +45,8 @@ from reservation.tests.event_factories import (
     agree,
     candidate_ids,
     changes_of,
+    deliver,
+    delivered,
     event_rows,
     extend,
     link_actor,
@@ -89,10 +94,6 @@ def notify(actor: Actor, event: Event, *parties: str, version: int = 1, **kw: ob
     )
 
 
-def secret_of(notification: Notification) -> str:
-    return parse_qs(urlsplit(notification.link).query)["token"][0]
-
-
 # --- event_notify --------------------------------------------------------------------------
 
 
@@ -107,9 +108,6 @@ def test_notify_mails_each_party_a_link_with_a_fresh_token(
     assert [n.recipient_id for n in sent] == [ann.pk, bob.pk]
     tokens = list(EventAccessToken.objects.order_by("id"))
     for notification, token in zip(sent, tokens, strict=True):
-        secret = secret_of(notification)
-        assert notification.link == f"https://rdv.example/e/{event.pk}/?token={secret}"
-        assert notification.link == event_link(event=event, secret=secret)
         assert (
             notification.kind,
             notification.status,
@@ -118,7 +116,9 @@ def test_notify_mails_each_party_a_link_with_a_fresh_token(
             notification.created_at,
             notification.subject,
         ) == ("EVENT_INVITATION", "PENDING", event.pk, token.pk, NOW, "Find a time: Planning")
-        assert notification.link in notification.body
+        # The outbox holds no secret: the link is made as the mail goes, into the mail only
+        assert (notification.link, "rdve_" in notification.body) == ("", False)
+        assert notification.body.count(LINK_PLACEHOLDER) == 1
         assert "Message:\nHi!\n" in notification.body
         assert (token.event_id, token.user_id, token.created_at, token.revoked_at) == (
             event.pk,
@@ -127,8 +127,23 @@ def test_notify_mails_each_party_a_link_with_a_fresh_token(
             None,
         )
         assert token.expires_at == NOW + timedelta(days=3)
+        unrevealed = token.digest
+
+        secret = deliver(notification)
+
+        link = f"https://rdv.example/e/{event.pk}/?token={secret}"
+        assert link == event_link(event=event, secret=secret)
+        assert delivered(notification).body == notification.body.replace(LINK_PLACEHOLDER, link)
+        token.refresh_from_db()
         assert token.digest == hashlib.sha256(secret.encode()).hexdigest()  # not the secret
+        assert token.digest != unrevealed
         assert access_token_authenticate(secret=secret, now=NOW) == token
+        notification.refresh_from_db()
+        assert (notification.status, notification.link, "rdve_" in notification.body) == (
+            "SENT",
+            "",
+            False,
+        )
     assert list(
         ProcrastinateJob.objects.order_by("id").values_list("task_name", "queue_name", "args")
     ) == [("reservation.send_notification", "mail", {"notification_id": n.pk}) for n in sent]
@@ -147,13 +162,16 @@ def test_notify_mails_each_party_a_link_with_a_fresh_token(
 
 def test_notifying_again_revokes_the_earlier_link(olga: User, event: Event, ann: User) -> None:
     elsewhere = propose(olga, "ann@example.com")
-    other_token, other_secret = access_token_issue(event=elsewhere, user=ann, now=NOW)
+    other_token = access_token_issue(event=elsewhere, user=ann, now=NOW)
+    other_secret = access_token_mint(token=other_token)
     [first] = notify(actor_for(olga), event, "ann@example.com")
+    first_secret = deliver(first)
 
     [second] = notify(actor_for(olga), event, "ann@example.com", now=LATER)
 
-    assert access_token_authenticate(secret=secret_of(first), now=LATER) is None
-    assert access_token_authenticate(secret=secret_of(second), now=LATER) == second.access_token
+    assert access_token_authenticate(secret=first_secret, now=LATER) is None
+    second_secret = deliver(second, now=LATER)
+    assert access_token_authenticate(secret=second_secret, now=LATER) == second.access_token
     assert list(EventAccessToken.objects.filter(event=event).values_list("revoked_at")) == [
         (None,),
         (LATER,),
@@ -194,6 +212,118 @@ def test_notify_checks_the_sender_the_version_and_the_input(
         notify(actor_for(olga), event, "ann@example.com", version=2)
 
 
+def stored_text() -> str:
+    """Every notification and audit entry, every field, as one string to search."""
+    return repr(list(Notification.objects.values_list())) + repr(
+        list(AuditEntry.objects.values_list())
+    )
+
+
+def test_no_secret_is_stored_before_or_after_the_mails_go(
+    olga: User, event: Event, ann: User, bob: User
+) -> None:
+    sent = notify(actor_for(olga), event, "ann@example.com", "bob@example.com", message="Hi")
+    assert "rdve_" not in stored_text()
+
+    secrets = [deliver(notification) for notification in sent]
+
+    # The people have their links, and they work ...
+    for notification, secret in zip(sent, secrets, strict=True):
+        assert secret.startswith("rdve_")
+        assert f"/e/{event.pk}/?token={secret}\n" in delivered(notification).body
+        token = access_token_authenticate(secret=secret, now=NOW)
+        assert token == notification.access_token
+        event_view(actor=Actor(user=token.user, access_token=token), event_id=event.pk, now=NOW)
+    # ... and neither the outbox nor the audit log holds one
+    assert list(Notification.objects.order_by("id").values_list("status", "link")) == [
+        ("SENT", ""),
+        ("SENT", ""),
+    ]
+    assert [action for action, *_ in audit_trail()] == [
+        "event.propose",
+        "event.notify",
+        "event.notify",
+        "event.view",
+        "event.view",
+    ]
+    assert "rdve_" not in stored_text()
+
+
+def test_a_superseded_invitation_is_not_sent_and_says_why(
+    olga: User, event: Event, ann: User
+) -> None:
+    [older] = notify(actor_for(olga), event, "ann@example.com")
+    [newer] = notify(actor_for(olga), event, "ann@example.com", now=LATER)  # before it went
+    older_digest = EventAccessToken.objects.get(pk=older.access_token_id).digest
+
+    assert notification_send(notification_id=older.pk, now=LATER) == "FAILED"
+    secret = deliver(newer, now=LATER)
+    assert notification_send(notification_id=older.pk, now=LATER) == "FAILED"  # a retried job
+
+    assert [m.extra_headers["Message-ID"] for m in mail.outbox] == [message_id(newer)]
+    assert list(
+        Notification.objects.order_by("id").values_list(
+            "pk", "status", "attempts", "last_error", "sent_at"
+        )
+    ) == [
+        (older.pk, "FAILED", 0, LINK_GONE, None),
+        (newer.pk, "SENT", 1, "", LATER),
+    ]
+    assert "link superseded/expired" in LINK_GONE
+    assert access_token_authenticate(secret=secret, now=LATER) == newer.access_token
+    # The older token got no secret: its digest is still the one never revealed
+    assert EventAccessToken.objects.get(pk=older.access_token_id).digest == older_digest
+
+
+@pytest.mark.parametrize("why", ["revoked", "expired"])
+def test_an_invitation_whose_link_was_revoked_or_expired_is_not_sent(
+    event: Event, ann: User, why: str
+) -> None:
+    [invitation] = notify(actor_for(ann), event, "bob@example.com")
+    token = invitation.access_token
+    when = LATER
+    if why == "revoked":
+        access_token_revoke(actor=actor_for(event.organizer), token_id=token.pk, now=NOW)
+    else:
+        when = token.expires_at
+
+    assert notification_send(notification_id=invitation.pk, now=when) == "FAILED"
+
+    assert mail.outbox == []
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.attempts, invitation.last_error) == (
+        "FAILED",
+        0,
+        LINK_GONE,
+    )
+    # Near miss: a moment before it expires, the mail goes
+    if why == "expired":
+        invitation.refresh_from_db()
+        secret = deliver(invitation, now=when - timedelta(microseconds=1))
+        assert access_token_authenticate(secret=secret, now=NOW) == token
+
+
+def test_user_text_cannot_move_or_repeat_the_link(olga: User, ann: User) -> None:
+    nested = LINK_PLACEHOLDER[:5] + LINK_PLACEHOLDER + LINK_PLACEHOLDER[5:]
+    olga.name = f"Olga {LINK_PLACEHOLDER}"
+    olga.save(update_fields=["name"])
+    event = propose(olga, "ann@example.com", title=f"Plan {nested}")
+    message = f"See {LINK_PLACEHOLDER} or {nested}!"
+
+    [invitation] = notify(actor_for(olga), event, "ann@example.com", message=message)
+    secret = deliver(invitation)
+
+    assert invitation.body.count(LINK_PLACEHOLDER) == 1
+    body = delivered(invitation).body
+    assert body.startswith("Olga  asks you to find a time for: Plan \n")
+    assert "Message:\nSee  or !\n" in body
+    assert body.count("token=") == 1
+    assert (
+        "Open this link to see the event, vote, or narrow the candidates:\n"
+        f"{event_link(event=event, secret=secret)}\n\nThe link is personal"
+    ) in body
+
+
 def test_a_party_passes_the_link_on_through_their_own_link(
     event: Event, ann: User, bob: User
 ) -> None:
@@ -216,7 +346,8 @@ def test_a_party_passes_the_link_on_through_their_own_link(
 def test_a_token_works_until_it_expires_or_is_revoked(
     event: Event, ann: User, settings: Any
 ) -> None:
-    token, secret = access_token_issue(event=event, user=ann, now=NOW)
+    token = access_token_issue(event=event, user=ann, now=NOW)
+    secret = access_token_mint(token=token)
     expiry = NOW + timedelta(days=settings.ACCESS_TOKEN_TTL_DAYS)
     assert token.expires_at == expiry
 
@@ -235,8 +366,8 @@ def test_a_token_works_until_it_expires_or_is_revoked(
 def test_a_token_is_revoked_by_its_holder_or_the_organizer_once(
     olga: User, event: Event, ann: User, bob: User
 ) -> None:
-    anns, _ = access_token_issue(event=event, user=ann, now=NOW)
-    bobs, _ = access_token_issue(event=event, user=bob, now=NOW)
+    anns = access_token_issue(event=event, user=ann, now=NOW)
+    bobs = access_token_issue(event=event, user=bob, now=NOW)
     bobs_link = Actor(user=bob, access_token=bobs)
 
     with refused(ErrorCode.NOT_FOUND):  # another party's token
@@ -437,8 +568,8 @@ def test_deleting_an_event_drops_its_unsent_mails_and_keeps_the_sent_ones(
 def test_a_deactivated_account_loses_its_links_an_invited_address_keeps_them(
     event: Event, ann: User, bob: User
 ) -> None:
-    _, anns = access_token_issue(event=event, user=ann, now=NOW)
-    _, bobs = access_token_issue(event=event, user=bob, now=NOW)
+    anns = access_token_mint(token=access_token_issue(event=event, user=ann, now=NOW))
+    bobs = access_token_mint(token=access_token_issue(event=event, user=bob, now=NOW))
     assert (bob.is_active, bob.has_usable_password()) == (False, False)  # invited only
 
     User.objects.filter(pk=ann.pk).update(is_active=False)

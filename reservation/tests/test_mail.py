@@ -2,7 +2,10 @@
 loopback: the message as it arrives, its .ics attachment parsed back, failures recorded and
 retried with backoff, and a SENT notification never sent again."""
 
+import hashlib
 import os
+import re
+import smtplib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 import procrastinate.utils
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
 from django.db import connection
@@ -29,9 +33,11 @@ from reservation.models import (
     Participant,
     User,
 )
-from reservation.notify_text import event_invitation, event_update
+from reservation.notify_text import LINK_PLACEHOLDER, event_invitation, event_update
+from reservation.services.events import access_token_authenticate, event_link, event_notify
 from reservation.services.notifications import notification_enqueue
-from reservation.tests.factories import NOW, at, make_user
+from reservation.tests.event_factories import propose
+from reservation.tests.factories import NOW, actor_for, at, make_user
 from reservation.tests.smtp import Mailbox, calendar_part, send_mail_to, text_body
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +138,13 @@ def row(notification: Notification) -> tuple[object, ...]:
 # --- what arrives -----------------------------------------------------------------------------
 
 
-def test_an_invitation_arrives_with_its_link_and_the_secret_leaves_the_outbox(
+def secret_in(message: object) -> str:
+    """The access token of the one link in a mail's text."""
+    [secret] = re.findall(r"[?&]token=(\S+)", text_body(message))  # type: ignore[arg-type]
+    return secret
+
+
+def test_an_invitation_arrives_with_its_link_and_the_secret_is_never_in_the_outbox(
     mailbox: Mailbox, olga: User, ann: User
 ) -> None:
     event = make_event(organizer=olga, parties=[(ann, Participant.Rsvp.UNDECIDED)])
@@ -141,14 +153,13 @@ def test_an_invitation_arrives_with_its_link_and_the_secret_leaves_the_outbox(
         event=event, user=ann, digest="d" * 64, created_at=NOW, expires_at=NOW + timedelta(days=5)
     )
     subject, body = event_invitation(
-        event=event, recipient=ann, link=LINK, message="", sender=Actor(user=olga)
+        event=event, recipient=ann, message="", sender=Actor(user=olga)
     )
     notification = notification_enqueue(
         kind=Notification.Kind.EVENT_INVITATION,
         recipient=ann,
         subject=subject,
         body=body,
-        link=LINK,
         event=event,
         access_token=token,
         now=NOW,
@@ -171,18 +182,18 @@ def test_an_invitation_arrives_with_its_link_and_the_secret_leaves_the_outbox(
         "  - Tue 08 Jan 2030, 09:00 (UTC), 60 min\n"
         "\n"
         "Open this link to see the event, vote, or narrow the candidates:\n"
-        f"{LINK}\n"
+        f"{event_link(event=event, secret=secret_in(message))}\n"
         "\n"
         "The link is personal: it lets whoever holds it act as you on this event only.\n"
     )
     assert calendar_part(message) is None  # candidates are not calendar entries yet
     assert row(notification) == ("SENT", 1, "", SENT_AT)
-    # The secret was in the mail; the outbox keeps the mail without it.
-    assert (notification.link, LINK in notification.body, "[link]" in notification.body) == (
-        "",
-        False,
-        True,
-    )
+    # The secret was minted as the mail went, into the mail only: the outbox never had it.
+    token.refresh_from_db()
+    assert token.digest == hashlib.sha256(secret_in(message).encode()).hexdigest()
+    assert access_token_authenticate(secret=secret_in(message), now=SENT_AT) == token
+    assert (notification.link, notification.body) == ("", body)
+    assert ("rdve_" in notification.body, notification.body.count(LINK_PLACEHOLDER)) == (False, 1)
 
 
 def test_a_scheduled_event_mail_carries_an_ics_request(
@@ -350,6 +361,58 @@ def test_while_the_smtp_server_is_down_attempts_fail_are_recorded_and_retry_then
         assert len(down.wait_for(2, timeout=0.5)) == 1
     finally:
         down.stop()
+
+
+class RejectingMailbox(Mailbox):
+    """Reads each message, then refuses it (554) while `rejecting`, as a server that will
+    not take the mail."""
+
+    rejecting = True
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        accepted = await super().handle_DATA(server, session, envelope)
+        return "554 5.7.1 Rejected" if self.rejecting else accepted
+
+
+def test_a_refused_invitation_leaves_its_link_dead_until_a_later_attempt_delivers_one(
+    settings: Settings, olga: User, ann: User
+) -> None:
+    box = RejectingMailbox()
+    box.start()
+    send_mail_to(settings, box)
+    try:
+        event = propose(olga, "ann@example.com")
+        [invitation] = event_notify(
+            actor=actor_for(olga),
+            event_id=event.pk,
+            parties=["ann@example.com"],
+            expected_version=1,
+            now=NOW,
+        )
+        token = invitation.access_token
+        unrevealed = token.digest
+
+        with pytest.raises(smtplib.SMTPDataError):
+            tasks.send_notification(notification_id=invitation.pk)
+
+        [refused] = box.wait_for(1, timeout=5)
+        assert row(invitation) == ("FAILED", 1, "SMTPDataError: (554, b'5.7.1 Rejected')", None)
+        # The refused mail's secret was rolled back with the attempt: it never works
+        token.refresh_from_db()
+        assert token.digest == unrevealed
+        assert access_token_authenticate(secret=secret_in(refused), now=SENT_AT) is None
+
+        box.rejecting = False
+        assert tasks.send_notification(notification_id=invitation.pk) == "SENT"
+
+        _, arrived = box.wait_for(2, timeout=5)
+        assert secret_in(arrived) != secret_in(refused)
+        assert access_token_authenticate(secret=secret_in(arrived), now=SENT_AT) == token
+        assert access_token_authenticate(secret=secret_in(refused), now=SENT_AT) is None
+        assert row(invitation) == ("SENT", 2, "", SENT_AT)
+        assert "rdve_" not in repr(list(Notification.objects.values_list()))
+    finally:
+        box.stop()
 
 
 def test_a_missing_or_sent_notification_is_skipped(mailbox: Mailbox, ann: User) -> None:
