@@ -15,6 +15,7 @@ from reservation.errors import NotFound
 _NOUNS = {
     "ApiToken": "API token",
     "AvailabilityWindow": "availability window",
+    "CalendarFeed": "calendar feed",
     "CandidateSlot": "candidate slot",
     "Event": "event",
     "EventAccessToken": "access token",

@@ -12,13 +12,21 @@ from api.accounts.queries import AccountQuery
 from api.audit.queries import AuditQuery
 from api.booking.mutations import BookingMutation
 from api.booking.queries import BookingQuery
+from api.calendar.mutations import CalendarMutation
+from api.calendar.queries import CalendarQuery
 from api.errors import ErrorCodes
 from api.events.mutations import EventMutation
 from api.events.queries import EventQuery
+from api.feeds.mutations import FeedMutation
+from api.feeds.queries import FeedQuery
+from api.reminders.mutations import ReminderMutation
+from api.reminders.queries import ReminderQuery
 
 
 @strawberry.type(description="Read the calendar, slots, reservations, events and their history.")
-class Query(AccountQuery, BookingQuery, AuditQuery, EventQuery):
+class Query(
+    AccountQuery, BookingQuery, AuditQuery, EventQuery, FeedQuery, CalendarQuery, ReminderQuery
+):
     # No generic `node(id:)` field: strawberry's resolves any ID with no visibility check
     # (anyone could read any reservation or user). Each type has its own checked field.
     pass
@@ -28,7 +36,14 @@ class Query(AccountQuery, BookingQuery, AuditQuery, EventQuery):
     description="Change things; every mutation returns its result or "
     "OperationInfo with a stable code."
 )
-class Mutation(AccountMutation, BookingMutation, EventMutation):
+class Mutation(
+    AccountMutation,
+    BookingMutation,
+    EventMutation,
+    FeedMutation,
+    CalendarMutation,
+    ReminderMutation,
+):
     pass
 
 

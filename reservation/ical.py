@@ -7,24 +7,40 @@ in UTC, and METHOD REQUEST (add or update) or CANCEL (remove).
 Files are built when the mail is sent, from the rows as they are then: a mail delayed by
 retries never carries a time or a status that has since changed, and SEQUENCE (which grows
 with every change) lets calendars order the files they get.
+
+A person's subscribed feed (`calendar_feed`) and one event's export (`event_export`) use the
+same UIDs, but keep a recurring event whole: DTSTART and DTEND in the event's own zone (TZID,
+with its VTIMEZONE), the RRULE exactly as stored, EXDATE for cancelled occurrences and a
+VEVENT with RECURRENCE-ID for each moved one, so a client's expansion gives the occurrences
+`reservation.recurrence.expand` gives.
 """
 
+import logging
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import icalendar
 from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q
 
+from reservation import recurrence
 from reservation.models import (
     AuditEntry,
     Event,
     EventStatus,
     Notification,
+    OccurrenceChange,
     Participant,
     Reservation,
     ReservationStatus,
     User,
 )
+from reservation.selectors.booking import active_reservations
+from reservation.timezones import zone
+
+logger = logging.getLogger(__name__)
 
 PRODID = "-//Rendezvous//Rendezvous//EN"
 REQUEST = "REQUEST"
@@ -178,3 +194,225 @@ def notification_invite(notification: Notification, *, stamp: datetime) -> Invit
             notification.reservation, recipient=notification.recipient, stamp=stamp
         )
     return None
+
+
+# --- subscribed feeds and event exports ---------------------------------------------------------
+
+PUBLISH = "PUBLISH"
+FEED_NAME = "Rendezvous"
+FEED_REFRESH = timedelta(minutes=15)
+# VTIMEZONE rules are written out transition by transition; this far past the feed's last
+# date (or today) is enough for any client still subscribed before the next refresh.
+_ZONE_YEARS_AHEAD = 10
+# An RRULE is copied verbatim only if it is plainly one content-line value.
+_PLAIN_RULE = re.compile(r"[A-Za-z0-9=;,:+\-]+")
+
+
+class _VerbatimRecur(icalendar.vRecur):
+    """An RRULE written exactly as stored (icalendar's own writer reorders the parts)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(icalendar.vRecur.from_ical(text))
+        self.text = text
+
+    def to_ical(self) -> bytes:
+        return self.text.encode()
+
+
+def _rrule(text: str) -> icalendar.vRecur:
+    if _PLAIN_RULE.fullmatch(text):
+        return _VerbatimRecur(text)
+    return icalendar.vRecur.from_ical(text)  # re-written: never splices odd text into a line
+
+
+def _feed_calendar(name: str | None) -> icalendar.Calendar:
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", PUBLISH)
+    if name is not None:
+        calendar.add("x-wr-calname", name)
+        calendar.add("refresh-interval", FEED_REFRESH, parameters={"VALUE": "DURATION"})
+        calendar.add("x-published-ttl", FEED_REFRESH)
+    return calendar
+
+
+def _finish(calendar: icalendar.Calendar, *, today: date) -> bytes:
+    """The calendar with a VTIMEZONE for every TZID it uses, covering every date in it."""
+    days = [
+        value.dt.date()
+        for component in calendar.walk("VEVENT")
+        for key in ("DTSTART", "DTEND", "RECURRENCE-ID")
+        if (value := component.get(key)) is not None
+    ] + [
+        entry.dt.date()
+        for component in calendar.walk("VEVENT")
+        for exdate in _as_list(component.get("EXDATE"))
+        for entry in exdate.dts
+    ]
+    first = min([*days, today]) - timedelta(days=1)
+    last = max([*days, today])
+    calendar.add_missing_timezones(
+        first_date=first, last_date=last.replace(year=last.year + _ZONE_YEARS_AHEAD, day=1)
+    )
+    return calendar.to_ical()
+
+
+def _as_list(value: object) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _changes_that_apply(event: Event, tz: ZoneInfo) -> list[OccurrenceChange]:
+    """The changes of a recurring event that hit an occurrence of its rule: `expand` ignores
+    the others (and a one-off's), and a RECURRENCE-ID naming no instance would make some
+    clients add one."""
+    assert event.start is not None
+    assert event.end is not None
+    if not event.recurrence:
+        return []
+    applying = []
+    for change in event.occurrence_changes.all():
+        try:
+            hits = recurrence.expand(
+                rule=event.recurrence,
+                start=event.start,
+                end=event.end,
+                tz=tz,
+                window_start=change.original_start,
+                window_end=change.original_start + timedelta(seconds=1),
+            )
+        except ValueError:
+            hits = [(change.original_start,) * 3]  # cannot tell: leave it to the client
+        if any(original == change.original_start for *_, original in hits):
+            applying.append(change)
+    return applying
+
+
+def _event_vevents(event: Event) -> list[icalendar.Event]:
+    """The VEVENTs of an event with a time: the series (or the one occurrence), and for a
+    recurring one EXDATE per cancelled occurrence and an override per moved one."""
+    assert event.start is not None
+    assert event.end is not None
+    tz = zone(event.time_zone)
+    changes = _changes_that_apply(event, tz)
+
+    def base(start: datetime, end: datetime) -> icalendar.Event:
+        vevent = _vevent(
+            uid=event_uid(event.pk),
+            stamp=event.updated_at,
+            start=start.astimezone(tz),
+            end=end.astimezone(tz),
+            summary=event.title,
+            sequence=event.version,
+            cancelled=event.status == EventStatus.CANCELLED,
+        )
+        if event.description:
+            vevent.add("description", event.description)
+        vevent.add("organizer", _address(event.organizer))
+        return vevent
+
+    series = base(event.start, event.end)
+    vevents = [series]
+    if event.recurrence:
+        series.add("rrule", _rrule(event.recurrence))
+        cancelled = [c.original_start.astimezone(tz) for c in changes if c.cancelled]
+        if cancelled:
+            series.add("exdate", cancelled)
+    for change in changes:
+        if not change.cancelled:
+            assert change.start is not None
+            assert change.end is not None
+            override = base(change.start, change.end)
+            override.add("recurrence-id", change.original_start.astimezone(tz))
+            vevents.append(override)
+    return vevents
+
+
+def _reservation_vevent(reservation: Reservation, *, user: User, sequence: int) -> icalendar.Event:
+    """A booking as its client or provider sees it: confirmed, or tentative while held."""
+    client, provider = reservation.client.user, reservation.provider.user
+    other = str(reservation.provider) if user.pk == client.pk else client.name or client.email
+    vevent = _vevent(
+        uid=reservation_uid(reservation.pk),
+        stamp=reservation.updated_at,
+        start=reservation.start,
+        end=reservation.end,
+        summary=f"Appointment with {other}",
+        sequence=sequence,
+        cancelled=False,
+    )
+    if reservation.status == ReservationStatus.HELD:
+        vevent["status"] = icalendar.vText("TENTATIVE")
+    vevent.add("organizer", _address(provider))
+    return vevent
+
+
+def feed_events(*, user: User) -> list[Event]:
+    """The scheduled events in `user`'s feed: those they organise, or are a party to and have
+    not declined, with their organizer and occurrence changes loaded."""
+    # As the calendar's selectors count attendance: the organizer always attends.
+    taking_part = Participant.objects.filter(event=OuterRef("pk"), user=user).filter(
+        Q(role=Participant.Role.ORGANIZER) | ~Q(rsvp=Participant.Rsvp.NO)
+    )
+    return list(
+        Event.objects.filter(Exists(taking_part), status=EventStatus.SCHEDULED)
+        .select_related("organizer")
+        .prefetch_related("occurrence_changes")
+        .order_by("start", "id")
+    )
+
+
+def feed_reservations(*, user: User, now: datetime) -> list[Reservation]:
+    """The bookings in `user`'s feed, as client or provider: confirmed ones, and holds that
+    have not lapsed at `now`."""
+    return list(
+        Reservation.objects.filter(
+            active_reservations(now=now), Q(client__user=user) | Q(provider__user=user)
+        )
+        .select_related("client__user", "provider__user")
+        .order_by("start", "id")
+    )
+
+
+def calendar_feed(*, user: User, now: datetime) -> bytes:
+    """`user`'s subscribed calendar: a VEVENT (set) per scheduled event they take part in and
+    have not declined, and one per confirmed or live held booking, as client or provider."""
+    calendar = _feed_calendar(FEED_NAME)
+    for event in feed_events(user=user):
+        try:
+            vevents = _event_vevents(event)
+        except ValueError:
+            # A stored rule icalendar cannot read: leave the event out rather than show wrong
+            # times, or fail the whole feed of everyone on it at every refresh.
+            logger.warning("event %s left out of a feed: unreadable RRULE", event.pk)
+            continue
+        for vevent in vevents:
+            calendar.add_component(vevent)
+    reservations = feed_reservations(user=user, now=now)
+    sequences = dict(
+        AuditEntry.objects.filter(
+            subject_type="reservation", subject_id__in=[r.pk for r in reservations]
+        )
+        .values_list("subject_id")
+        .annotate(n=Count("id"))
+        .values_list("subject_id", "n")
+    )
+    for reservation in reservations:
+        calendar.add_component(
+            _reservation_vevent(reservation, user=user, sequence=sequences.get(reservation.pk, 0))
+        )
+    return _finish(calendar, today=now.date())
+
+
+def event_export(*, event: Event) -> bytes:
+    """One event as an .ics file to import: the whole series with its exceptions, cancelled
+    or not. ValueError for an event without a time (still proposed)."""
+    if event.start is None or event.end is None:
+        raise ValueError(f"event {event.pk} has no time yet")
+    calendar = _feed_calendar(None)
+    for vevent in _event_vevents(event):
+        calendar.add_component(vevent)
+    return _finish(calendar, today=event.updated_at.date())

@@ -7,6 +7,8 @@ from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import ConnectorException
 from procrastinate.jobs import Status
+from procrastinate.manager import JobManager
+from procrastinate.tasks import Task
 
 from reservation.actors import utcnow
 from reservation.services.reservations import reservation_expire_due
@@ -46,6 +48,23 @@ def send_notification(notification_id: int) -> str:
     return notification_send(notification_id=notification_id, now=utcnow())
 
 
+# Reminders: eight retries, 2 s after the first failure, then 14 s, 28 s, ... growing to about
+# 5 minutes; the last attempt runs about 13 minutes after the first (same formula as
+# MAIL_RETRY). A reminder much later than that is worth little.
+REMINDER_RETRY = RetryStrategy(max_attempts=8, linear_wait=10, exponential_wait=2)
+
+
+@app.task(queue="reminders", name="reservation.send_reminder", retry=REMINDER_RETRY)
+def send_reminder(delivery_id: int) -> str:
+    """Send one reminder delivery (services.reminders.reminder_send), deferred for its due
+    time. Idempotent and cancellable: a delivery already SENT or CANCELLED is skipped. A
+    failure is recorded on the row (FAILED, attempts, last error), then raised for a retry.
+    Its first attempt schedules the reminder's next occurrence for a recurring event."""
+    from reservation.services.reminders import reminder_send
+
+    return reminder_send(delivery_id=delivery_id, now=utcnow())
+
+
 # A worker updates its heartbeat every 10 s (Procrastinate's default); one silent for this
 # long is taken for dead, and the mail jobs it was running for abandoned.
 STALLED_AFTER_SECONDS = 30
@@ -62,15 +81,25 @@ async def retry_stalled_mail(timestamp: int) -> list[int]:
     one already SENT. A job that has used up its retries is marked failed instead, so a mail
     that kills its worker cannot loop. Returns the ids of the jobs put back."""
     job_manager = app.job_manager
+    retried = []
+    # Reminder jobs too: reminder_send locks its row and skips one already SENT, likewise.
+    for task, strategy in ((send_notification, MAIL_RETRY), (send_reminder, REMINDER_RETRY)):
+        retried += await _retry_stalled(job_manager, task=task, strategy=strategy)
+    return retried
+
+
+async def _retry_stalled(
+    job_manager: JobManager, *, task: Task, strategy: RetryStrategy
+) -> list[int]:
     stalled = await job_manager.get_stalled_jobs(
-        queue=send_notification.queue,
-        task_name=send_notification.name,
+        queue=task.queue,
+        task_name=task.name,
         seconds_since_heartbeat=STALLED_AFTER_SECONDS,
     )
     retried = []
     for job in stalled:
         try:
-            if job.attempts >= (MAIL_RETRY.max_attempts or 0):
+            if job.attempts >= (strategy.max_attempts or 0):
                 await job_manager.finish_job(job=job, status=Status.FAILED, delete_job=False)
                 logger.error("gave up on stalled job %s after %d runs", job.id, job.attempts + 1)
                 continue

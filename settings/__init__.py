@@ -145,6 +145,20 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Rendezvous <rendezvous@localhost>")
 MAIL_DOMAIN = os.environ.get("MAIL_DOMAIN", "rendezvous.localhost")
 
+# Reminders over HTTP channels (Telegram Bot API, an SMS gateway, webhooks, Slack).
+TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org")
+TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "")
+SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL", "")
+SMS_GATEWAY_USER = os.environ.get("SMS_GATEWAY_USER", "")
+SMS_GATEWAY_PASSWORD = os.environ.get("SMS_GATEWAY_PASSWORD", "")
+REMINDER_HTTP_TIMEOUT = env_int("REMINDER_HTTP_TIMEOUT", 10)
+# Webhook and Slack URLs are set by users, so by default reminders are sent only to public
+# addresses over https (no loopback, private, link-local such as 169.254.169.254, multicast,
+# reserved or unspecified address: no SSRF into our own network), checked when the URL is set
+# and again when it is used. On: http:// and private addresses are allowed too, for local
+# testing against a receiver on this machine only; never in production.
+REMINDER_ALLOW_PRIVATE_NETWORKS = env_bool("REMINDER_ALLOW_PRIVATE_NETWORKS", False)
+
 STRAWBERRY_DJANGO = {
     "MUTATIONS_DEFAULT_HANDLE_ERRORS": True,
     "PAGINATION_MAX_LIMIT": 100,

@@ -1,7 +1,10 @@
 from django.urls import path
 
+from api.pages.feeds import calendar_feed_file, event_file
 from api.pages.views import event_page
 
 urlpatterns = [
     path("e/<int:event_id>/", event_page, name="event_page"),
+    path("calendar/<str:secret>.ics", calendar_feed_file, name="calendar_feed"),
+    path("events/<int:event_id>.ics", event_file, name="event_file"),
 ]

@@ -1,0 +1,93 @@
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import strawberry
+
+from api.context import Info, actor_of
+from api.ids import decode_id
+from reservation.errors import DomainError, ErrorCode
+from reservation.models import User
+from reservation.selectors import calendar as calendar_selectors
+
+from .types import FreeInterval, Occurrence, Occurrences, free_interval
+
+MAX_OCCURRENCES = 1000
+
+People = Annotated[
+    list[str],
+    strawberry.argument(description="People, each by user ID or e-mail address (1–50)."),
+]
+
+
+def people(refs: list[str]) -> list[User]:
+    """Users by ID or e-mail (an @ means an address), in the order given; NOT_FOUND if unknown."""
+    return calendar_selectors.users_by_reference(
+        refs=[r if "@" in r else decode_id(r, "User") for r in refs]
+    )
+
+
+@strawberry.type
+class CalendarQuery:
+    @strawberry.field(
+        description="Your calendar: occurrences of the scheduled events you are on that overlap "
+        "[start, end) (at most 366 days), earliest first, recurring events expanded in their "
+        "own zone and moved or cancelled occurrences applied. With `users`: only events one of "
+        "them attends too. (The `events` list is the events themselves, one row per event.)"
+    )
+    def occurrences(
+        self,
+        info: Info,
+        start: Annotated[datetime, strawberry.argument(description="Range start, with offset.")],
+        end: Annotated[datetime, strawberry.argument(description="Range end, with offset.")],
+        users: Annotated[
+            list[str] | None,
+            strawberry.argument(description="Only events these people (ID or e-mail) attend."),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description=f"At most this many (1–{MAX_OCCURRENCES}).")
+        ] = 500,
+    ) -> Occurrences:
+        actor = actor_of(info)
+        actor.require_user()
+        if not 1 <= first <= MAX_OCCURRENCES:
+            raise DomainError(
+                ErrorCode.INVALID_INPUT, f"first must be 1–{MAX_OCCURRENCES}.", field="first"
+            )
+        found = calendar_selectors.visible_occurrences(
+            actor=actor,
+            start=start,
+            end=end,
+            users=people(users) if users is not None else None,
+        )
+        return Occurrences(
+            items=[Occurrence(occurrence=o) for o in found[:first]],
+            has_more=len(found) > first,
+        )
+
+    @strawberry.field(
+        description="The earliest intervals of at least durationMinutes in [start, end) (at most "
+        "366 days) when all these people are free: no event they organise or have not "
+        "declined, no live booking as client or provider, no time off, and inside everyone's "
+        "working hours (none set: any time). Any signed-in user may ask (free/busy only)."
+    )
+    def free_time(
+        self,
+        info: Info,
+        users: People,
+        start: Annotated[datetime, strawberry.argument(description="Range start, with offset.")],
+        end: Annotated[datetime, strawberry.argument(description="Range end, with offset.")],
+        duration_minutes: Annotated[
+            int, strawberry.argument(description="Shortest useful length (1–10080).")
+        ],
+        limit: Annotated[int, strawberry.argument(description="At most this many (1–100).")] = 10,
+    ) -> list[FreeInterval]:
+        actor_of(info).require_user()
+        who = people(users)
+        found = calendar_selectors.free_time(
+            users=who,
+            start=start,
+            end=end,
+            duration=timedelta(minutes=duration_minutes),
+            limit=limit,
+        )
+        return [free_interval(s, e, who) for s, e in found]

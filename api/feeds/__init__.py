@@ -1,0 +1,1 @@
+"""Calendar feeds in GraphQL: create one (its URL is shown once), list them, revoke one."""
