@@ -57,7 +57,7 @@ from reservation.services.events import (
     _user_for_email,
 )
 from reservation.timezones import is_time_zone, zone
-from reservation.validation import require_aware, require_range
+from reservation.validation import require_aware, require_one_line, require_range
 
 MAX_EVENT_MINUTES = 7 * 24 * 60
 MAX_COUNT = 1000
@@ -190,8 +190,8 @@ def _participant_emails(participants: Sequence[str], *, organizer_email: str) ->
 
 def _text(title: str | None, description: str | None) -> tuple[str | None, str | None]:
     if title is not None:
-        title = title.strip()
-        if not title or len(title) > 200:
+        title = require_one_line(title, field="title", max_length=200)
+        if not title:
             raise DomainError(
                 ErrorCode.INVALID_INPUT, "title must be 1–200 characters.", field="title"
             )

@@ -28,7 +28,7 @@ from reservation.services.accounts import normalize_email
 from reservation.services.audit import audit_record
 from reservation.services.notifications import notification_enqueue
 from reservation.services.reminders import reminders_cancel
-from reservation.validation import require_aware
+from reservation.validation import require_aware, require_one_line
 
 ACCESS_TOKEN_PREFIX = "rdve_"
 MAX_PARTIES = 50
@@ -217,12 +217,8 @@ def event_propose(
             ErrorCode.INVALID_INPUT, f"At most {MAX_PARTIES} parties.", field="parties"
         )
     candidates = _validated_slots(slots, now=now)
-    title = (title or "").strip() or generate_title()
+    title = require_one_line(title or "", field="title", max_length=200) or generate_title()
     description = description.strip()
-    if len(title) > 200:
-        raise DomainError(
-            ErrorCode.INVALID_INPUT, "title is too long (200 at most).", field="title"
-        )
     if len(description) > 5000:
         raise DomainError(
             ErrorCode.INVALID_INPUT, "description is too long (5000 at most).", field="description"

@@ -267,6 +267,9 @@ def test_propose_limits_title_and_description(olga: User) -> None:
         propose(olga, "ann@example.com", title="t" * 201)
     with refused(ErrorCode.INVALID_INPUT):
         propose(olga, "ann@example.com", description="d" * 5001)
+    with refused(ErrorCode.INVALID_INPUT) as info:  # it goes into every mail's Subject:
+        propose(olga, "ann@example.com", title="Planning\nBcc: everyone@example.com")
+    assert info.value.message_dict == {"title": ["title must be one line of text."]}
 
     event = propose(olga, "ann@example.com", title="t" * 200, description=" " + "d" * 5000 + " ")
     assert (len(event.title), event.description) == (200, "d" * 5000)
