@@ -156,7 +156,13 @@ class EventType(relay.Node):
     end: datetime | None = strawberry_django.field(
         description="Once scheduled: end (UTC), exclusive."
     )
-    time_zone: str = strawberry_django.field(description="The organizer's IANA time zone.")
+    time_zone: str = strawberry_django.field(
+        description="The IANA zone the event (and its recurrence) runs in."
+    )
+    recurrence: str = strawberry_django.field(
+        description="RFC 5545 RRULE (without 'RRULE:'), expanded in timeZone from start; "
+        "empty for a single occurrence."
+    )
     auto_agree: bool = strawberry_django.field(
         description="Whether a narrow that leaves one candidate schedules the event."
     )
