@@ -67,8 +67,11 @@ test: lint db
 schema: install
 	$(PY) manage.py export_schema api.schema:schema --path schema.graphql
 
+# Benchmarks print figures and assert nothing. race_http.py needs a running server: see it.
 bench: migrate
 	$(PY) devops/bench/run.py
+	$(PY) devops/bench/freetime.py
+	$(PY) devops/bench/freetime_db.py
 
 clean:
 	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles
