@@ -13,7 +13,7 @@ from reservation.actors import SYSTEM, Actor, utcnow
 from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
 from reservation.models import Notification, Provider, Reservation, ReservationStatus
 from reservation.selectors.booking import SlotQuery, slot_query
-from reservation.selectors.reservations import reservation_visible_to
+from reservation.selectors.reservations import reservation_visible_to, reservations_visible_to
 from reservation.services.audit import audit_record, audit_record_many
 from reservation.services.locks import lock_booking, lock_provider
 from reservation.services.notifications import reservation_notify, reservation_notify_expired
@@ -317,13 +317,20 @@ def reservation_reschedule(
     """Move a live reservation to another slot of the same provider, atomically: the new start
     is validated like a new booking; the old time is freed only if the move succeeds."""
     now = now or utcnow()
-    actor.require_user()
+    user = actor.require_user()
     start = require_aware(start, field="start")
-    found = Reservation.objects.filter(pk=reservation_id).values_list("provider_id").first()
+    # Visibility first, without locks: a stranger learns nothing (the same NOT_FOUND as an
+    # unknown ID) and makes the service lock nothing.
+    found = (
+        reservations_visible_to(user)
+        .filter(pk=reservation_id)
+        .values_list("provider_id", flat=True)
+        .first()
+    )
     if found is None:
         raise NotFound("No such reservation.")
     with transaction.atomic(durable=True):
-        provider = lock_provider(provider_id=found[0])
+        provider = lock_provider(provider_id=found)
         if not provider.is_active:  # like a new booking: a retired provider takes none
             raise NotFound("No such provider.")
         # Expire before locking the reservation: holding its row while waiting for the rows
