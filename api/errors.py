@@ -6,17 +6,35 @@ to the traceback — never a stack trace or SQL.
 """
 
 import logging
+import re
 import uuid
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from api.metrics import record_graphql_error
 from reservation.errors import ErrorCode
 
 logger = logging.getLogger("api.errors")
 
 _PAGINATION_MESSAGES = ("Argument 'first'", "Argument 'last'", "Argument 'offset'")
+
+# Refusals by the document limits (api.limits), recognised by strawberry's and graphql-core's
+# messages (pinned by api/tests/test_hardening.py, so an upgrade that rewords them fails there).
+_LIMIT_CODES = (
+    (re.compile(r"exceeds maximum operation depth"), "QUERY_TOO_DEEP"),
+    (re.compile(r"aliases found\. Allowed"), "TOO_MANY_ALIASES"),
+    (re.compile(r"Document contains more than \d+ tokens"), "TOO_MANY_TOKENS"),
+    (re.compile(r"introspection has been disabled"), "INTROSPECTION_DISABLED"),
+)
+
+
+def _validation_code(message: str) -> str:
+    for pattern, code in _LIMIT_CODES:
+        if pattern.search(message):
+            return code
+    return "GRAPHQL_VALIDATION_FAILED"
 
 
 def _code_for(original: BaseException) -> str | None:
@@ -43,7 +61,10 @@ class ErrorCodes(SchemaExtension):
             original = error.original_error
             if original is None or isinstance(original, GraphQLError):
                 # A malformed document or variables: the message is about the query itself.
-                error.extensions = {"code": "GRAPHQL_VALIDATION_FAILED", **(error.extensions or {})}
+                error.extensions = {
+                    "code": _validation_code(error.message),
+                    **(error.extensions or {}),
+                }
                 processed.append(error)
                 continue
             code = _code_for(original)
@@ -75,3 +96,5 @@ class ErrorCodes(SchemaExtension):
                 )
             )
         result.errors = processed
+        for error in processed:
+            record_graphql_error((error.extensions or {}).get("code"))

@@ -1,9 +1,6 @@
 """The GraphQL schema: the root types, and the extensions every request goes through."""
 
-from functools import partial
-
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
@@ -19,6 +16,8 @@ from api.events.mutations import EventMutation
 from api.events.queries import EventQuery
 from api.feeds.mutations import FeedMutation
 from api.feeds.queries import FeedQuery
+from api.limits import aliases_limiter, depth_limiter, introspection_guard, tokens_limiter
+from api.metrics import OperationMetrics
 from api.reminders.mutations import ReminderMutation
 from api.reminders.queries import ReminderQuery
 
@@ -59,10 +58,12 @@ schema = Schema(
     # Classes or factories, never instances: an extension keeps per-request state, so each
     # request gets fresh ones (a shared instance leaks between threads).
     extensions=[
+        OperationMetrics,  # first: the outermost, so it times all the others
         ErrorCodes,
-        partial(QueryDepthLimiter, max_depth=12),
-        partial(MaxAliasesLimiter, max_alias_count=30),
-        partial(MaxTokensLimiter, max_token_count=2000),
+        tokens_limiter,
+        depth_limiter,
+        aliases_limiter,
+        introspection_guard,
         DjangoOptimizerExtension,
     ],
 )

@@ -1,11 +1,23 @@
+from typing import Any
+
+from cross_web import HTTPException, SyncHTTPRequestAdapter
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from strawberry.django.views import GraphQLView as BaseGraphQLView
+from strawberry.http import GraphQLRequestData
 
+from api import persisted
 from api.context import Context
 from reservation.errors import ErrorCode
+
+
+def error_response(code: str, message: str, status: int, **headers: str) -> JsonResponse:
+    """A refusal before execution, in the shape of a GraphQL error response."""
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+    return JsonResponse(body, status=status, headers=headers or None)
 
 
 class GraphQLView(BaseGraphQLView):
@@ -15,6 +27,16 @@ class GraphQLView(BaseGraphQLView):
         return Context(request=request, response=response, actor=request.actor)
 
     def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        try:
+            # Read (and size-check) the body first: Django refuses one over
+            # DATA_UPLOAD_MAX_MEMORY_SIZE from its Content-Length, before reading it.
+            request.body  # noqa: B018
+        except RequestDataTooBig:
+            return error_response(
+                "REQUEST_TOO_LARGE",
+                f"The request body is larger than {settings.GRAPHQL_MAX_BODY_BYTES} bytes.",
+                413,
+            )
         if getattr(request, "bearer_invalid", False):
             return JsonResponse(
                 {
@@ -28,7 +50,27 @@ class GraphQLView(BaseGraphQLView):
                 status=401,
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-        return super().dispatch(request, *args, **kwargs)
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except persisted.PersistedQueryError as exc:
+            return error_response(exc.code, str(exc), exc.status)
+
+    def parse_http_body(
+        self, request: SyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Fill in (or check) persisted operations: see api.persisted."""
+        data = super().parse_http_body(request)
+        if isinstance(data, list):  # batching is off: the parent refuses lists already
+            raise HTTPException(400, "Batched requests are not supported.")
+        raw: dict[str, Any] | None = None
+        if data.query is None and not (data.extensions or {}).get("persistedQuery"):
+            # A top-level `documentId` is not kept by the parent's parsing.
+            raw = (
+                dict(request.query_params)
+                if request.method == "GET"
+                else self.parse_json(request.body)
+            )
+        return persisted.resolve(data, raw if isinstance(raw, dict) else None)
 
     def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
         """GraphiQL sends the `csrftoken` cookie back as X-CSRFToken; set that cookie here, or

@@ -12,6 +12,7 @@ from procrastinate.tasks import Task
 
 from reservation.actors import utcnow
 from reservation.services.reservations import reservation_expire_due
+from reservation.signals import holds_expired
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ def expire_holds(timestamp: int) -> int:
     wait for this job: they already treat a lapsed hold as free.
     """
     expired = reservation_expire_due(now=utcnow())
+    holds_expired.send(sender=expire_holds, count=expired)
     if expired:
         logger.info("expired %d holds", expired)
     return expired

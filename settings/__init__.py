@@ -38,6 +38,18 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
 
 
+RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate limit written `10/m` (count per s, m, h or d) as (count, window seconds)."""
+    value = os.environ.get(name, "") or default
+    count, _, unit = value.partition("/")
+    if not count.isdigit() or unit not in RATE_UNITS:
+        raise ImproperlyConfigured(f"{name} must look like 10/m (per s, m, h or d), got {value!r}")
+    return int(count), RATE_UNITS[unit]
+
+
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", INSECURE_DEFAULT_SECRET_KEY)
 if not DEBUG and SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY:
@@ -46,6 +58,15 @@ if not DEBUG and SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY:
         "value (python -c 'import secrets; print(secrets.token_urlsafe(50))'), or DEBUG=1 locally."
     )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+if not DEBUG and len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is shorter than 32 characters while DEBUG is off; use a long random value."
+    )
+if not DEBUG and "*" in ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS contains '*' while DEBUG is off: name the hosts served (Host-header "
+        "attacks, poisoned links in e-mails otherwise)."
+    )
 
 # The embedded PostgreSQL that `make run` / `make test` start under .local/ when DATABASE_URL
 # is unset (see devops/scripts/embedded_db.py); it listens on a Unix socket only.
@@ -57,6 +78,29 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Every statement of every connection (web and worker) is cancelled after this long, so no
+# query runs away with a worker or the database. 0 disables it (migrations on big tables:
+# run `manage.py migrate` with DATABASE_STATEMENT_TIMEOUT_MS=0). Procrastinate's own queries
+# are short and its LISTEN wait is not a statement, so the worker is unaffected.
+DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 5000)
+if DATABASE_STATEMENT_TIMEOUT_MS < 0:
+    raise ImproperlyConfigured("DATABASE_STATEMENT_TIMEOUT_MS must be 0 (off) or positive.")
+if DATABASE_STATEMENT_TIMEOUT_MS:
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options["options"] = (
+        f"{_db_options.get('options', '')} -c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
+    ).strip()
+
+# Rate-limit counters (and nothing else yet). Redis in production, so that every gunicorn
+# worker and every host shares them; without REDIS_URL each process counts on its own.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rdv"}
+    )
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -66,6 +110,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "corsheaders",
     "strawberry_django",
     "procrastinate.contrib.django",
     "reservation",
@@ -73,7 +118,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "api.observability.RequestIdMiddleware",  # first: its id is on every log line after it
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -123,6 +170,26 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "api.views.csrf_failure"
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+# TLS ends at the reverse proxy (nginx), which redirects http:// itself; it must then set
+# X-Forwarded-Proto, named here as SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+_ssl_header = env_list("SECURE_PROXY_SSL_HEADER", "")
+if _ssl_header and len(_ssl_header) != 2:
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be `HEADER,value`.")
+SECURE_PROXY_SSL_HEADER = tuple(_ssl_header) if _ssl_header else None
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# Origins (scheme://host) whose cookie-authenticated POSTs are accepted, e.g. a web app on
+# another subdomain; same-origin needs nothing here.
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# Browser apps on these origins may call /graphql (with Bearer tokens: no cookies are sent
+# cross-origin, CORS_ALLOW_CREDENTIALS stays off). Empty: same-origin only.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", "")
+CORS_URLS_REGEX = r"^/graphql$"
+CORS_ALLOW_CREDENTIALS = False
 
 # Links in e-mails point here; access tokens in them expire after this many days.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
@@ -164,11 +231,30 @@ STRAWBERRY_DJANGO = {
     "PAGINATION_MAX_LIMIT": 100,
 }
 GRAPHIQL_ENABLED = env_bool("GRAPHIQL_ENABLED", True)
+# Introspection lets anyone read the whole schema; off, codegen clients build from the
+# checked-in schema.graphql instead.
+GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", True)
+GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 12)
+GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 30)
+GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 2000)
+# Larger request bodies answer HTTP 413 REQUEST_TOO_LARGE before any parsing.
+GRAPHQL_MAX_BODY_BYTES = env_int("GRAPHQL_MAX_BODY_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = GRAPHQL_MAX_BODY_BYTES
+# On: only operations registered with `manage.py persisted_queries_load` are executed.
+GRAPHQL_PERSISTED_ONLY = env_bool("GRAPHQL_PERSISTED_ONLY", False)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"procrastinate": {"level": "WARNING"}},
+# Rate limits (count per window) on the abusable operations, counted in the cache above.
+# Keyed per client IP: behind N reverse proxies set TRUSTED_PROXY_COUNT=N, and the client's
+# address is read from X-Forwarded-For as the N-th proxy from us recorded it (the rest of
+# that header is the client's to forge). 0: REMOTE_ADDR, the direct peer.
+RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+RATE_LIMITS = {
+    "login": env_rate("RATE_LIMIT_LOGIN", "10/m"),  # per IP and per e-mail address
+    "account_register": env_rate("RATE_LIMIT_ACCOUNT_REGISTER", "5/m"),  # per IP
+    "reservation_create": env_rate("RATE_LIMIT_RESERVATION_CREATE", "30/m"),  # per actor
+    "event_notify": env_rate("RATE_LIMIT_EVENT_NOTIFY", "20/h"),  # per actor
+    "event_page": env_rate("RATE_LIMIT_EVENT_PAGE", "60/m"),  # per IP
 }
+
+from settings.observability import *  # noqa: E402,F403  LOGGING, /readyz and /metrics

@@ -7,6 +7,7 @@ from django.contrib import auth
 from api.context import Info, actor_of
 from api.ids import decode_id
 from api.payloads import payload
+from api.ratelimit import rate_limited
 from reservation.errors import AccessDenied, DomainError, ErrorCode
 from reservation.services import accounts
 
@@ -16,6 +17,7 @@ from .types import ApiTokenCreated, ApiTokenType, LogoutResult, UserType
 @strawberry.type
 class AccountMutation:
     @strawberry_django.mutation(description="Create a client account (and sign in).")
+    @rate_limited("account_register", by=["ip"])
     def account_register(
         self,
         info: Info,
@@ -61,6 +63,7 @@ class AccountMutation:
         description="Sign in with a session cookie (for GraphiQL and "
         "browsers; CSRF applies). API clients use tokens instead."
     )
+    @rate_limited("login", by=["ip", "email"])
     def login(
         self,
         info: Info,

@@ -7,6 +7,7 @@ import strawberry_django
 from api.context import Info, actor_of
 from api.ids import decode_id, decode_ids
 from api.payloads import payload
+from api.ratelimit import rate_limited
 from reservation.services import availability, reservations
 
 from .types import (
@@ -99,6 +100,7 @@ class BookingMutation:
         return DeleteResult(deleted=1)
 
     @strawberry_django.mutation(description="Hold a slot until expiresAt; confirm it to keep it.")
+    @rate_limited("reservation_create", by=["actor"])
     def reservation_create(
         self,
         info: Info,

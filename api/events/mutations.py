@@ -8,6 +8,7 @@ from api.booking.types import DeleteResult
 from api.context import Info, actor_of
 from api.ids import decode_id, decode_ids
 from api.payloads import payload
+from api.ratelimit import rate_limited
 from reservation.models import Event
 from reservation.selectors import events as event_selectors
 from reservation.services import events
@@ -167,6 +168,7 @@ class EventMutation:
         description="E-mail parties a personal link to the event (organizer or any party; a "
         "link works). Each gets a fresh link; their older links stop working."
     )
+    @rate_limited("event_notify", by=["actor"])
     def event_notify(
         self,
         info: Info,

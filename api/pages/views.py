@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
+from api.ratelimit import rate_limited_view
 from reservation.actors import Actor
 from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
 from reservation.models import EventAccessToken, EventStatus, Vote
@@ -225,6 +226,7 @@ def _submit(actor: Actor, event_id: int, data: QueryDict) -> str:
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limited_view("event_page", by=["ip"])
 def event_page(request: HttpRequest, event_id: int) -> HttpResponse:
     """GET shows the event to the link's holder (audited, as through the API); POST votes or
     narrows and redirects back, or shows the error with its code and the current state."""

@@ -10,6 +10,7 @@ from .calendar import (
 )
 from .event import CandidateSlot, Event, EventAccessToken, EventStatus, Participant, Vote
 from .notification import Notification
+from .persisted_query import PersistedQuery
 from .policy import BookingPolicy
 from .profiles import Client, Provider
 from .reservation import Reservation, ReservationStatus
@@ -32,6 +33,7 @@ __all__ = [
     "Notification",
     "OccurrenceChange",
     "Participant",
+    "PersistedQuery",
     "Provider",
     "Reminder",
     "ReminderDelivery",

@@ -9,8 +9,16 @@ survives from one run into the next.)
 from collections.abc import Iterator
 
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from pytest_django import DjangoDbBlocker
+
+
+@pytest.fixture(autouse=True)
+def _empty_caches() -> None:
+    """Rate-limit counters live in the cache: no test inherits another's requests."""
+    for cache in caches.all():
+        cache.clear()
 
 
 def empty_job_tables() -> None:

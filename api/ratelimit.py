@@ -1,0 +1,164 @@
+"""Rate limits on the abusable operations: fixed-window counters in the Django cache.
+
+A thin API-layer concern: each limited resolver or view is decorated, the counters are keyed
+per operation and per who is asking (API token, link or user; else the client's IP), and an
+operation over its limit is refused before it does anything (a login over the limit does not
+even check the password). Limits are settings (`RATE_LIMITS`); the cache is Redis in
+production, so all workers share the counts.
+"""
+
+import functools
+import inspect
+import ipaddress
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+
+RATE_LIMITED = "RATE_LIMITED"
+
+Scope = Literal["ip", "actor", "email"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def clock() -> float:
+    """Seconds since the epoch; tests replace it to move between windows."""
+    return time.time()
+
+
+class RateLimited(ValidationError):
+    """Too many requests of this kind: nothing was done. Code RATE_LIMITED.
+
+    A ValidationError, so a mutation answers it as OperationInfo and a query as an error,
+    both with the code, like every other refusal."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many requests; try again in {retry_after} seconds.", code=RATE_LIMITED
+        )
+        self.retry_after = retry_after
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies the address
+    the outermost trusted proxy saw (X-Forwarded-For, counted from the right: entries further
+    left come from the client and may be forged)."""
+    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    if len(forwarded) < proxies:
+        return remote
+    candidate = forwarded[-proxies]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
+def actor_key(request: HttpRequest) -> str:
+    """Who is asking, for counting: the API token, the event link, the user; else the IP."""
+    actor = getattr(request, "actor", None)
+    if actor is not None:
+        if getattr(actor, "api_token", None) is not None:
+            return f"token:{actor.api_token.pk}"
+        if getattr(actor, "access_token", None) is not None:
+            return f"link:{actor.access_token.pk}"
+        user = getattr(actor, "user", None)
+        if user is not None and user.pk is not None:
+            return f"user:{user.pk}"
+    return f"ip:{client_ip(request)}"
+
+
+def hit(name: str, keys: Iterable[str]) -> int | None:
+    """Count one request of `name` for each key; the seconds until the window ends when any
+    key is over its limit (the request must be refused), else None."""
+    if not settings.RATE_LIMIT_ENABLED:
+        return None
+    limit, window = settings.RATE_LIMITS[name]
+    moment = clock()
+    slot = int(moment // window)
+    retry_after = window - int(moment % window)
+    over = False
+    for key in keys:
+        cache_key = f"rl:{name}:{key}:{slot}"
+        # add() then incr(): both atomic in Redis and in LocMemCache, so concurrent requests
+        # never lose a count. The key lives one window longer than needed, then expires.
+        cache.add(cache_key, 0, timeout=window + 1)
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.add(cache_key, 1, timeout=window + 1)
+            count = 1
+        over = over or count > limit
+    return retry_after if over else None
+
+
+def _keys(request: HttpRequest, scopes: Iterable[Scope], arguments: dict[str, Any]) -> list[str]:
+    keys = []
+    for scope in scopes:
+        if scope == "ip":
+            keys.append(f"ip:{client_ip(request)}")
+        elif scope == "actor":
+            keys.append(actor_key(request))
+        elif scope == "email":
+            email = str(arguments.get("email") or "").strip().lower()
+            if email:
+                keys.append(f"email:{email}")
+    return keys
+
+
+def rate_limited(name: str, *, by: Iterable[Scope]) -> Callable[[F], F]:
+    """Decorate a GraphQL resolver (with an `info` argument, under `@strawberry_django.mutation`):
+    over the limit `name` (settings.RATE_LIMITS), it raises RateLimited instead of running."""
+    scopes = tuple(by)
+
+    def decorate(resolver: F) -> F:
+        signature = inspect.signature(resolver)
+
+        @functools.wraps(resolver)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            arguments = signature.bind_partial(*args, **kwargs).arguments
+            request = arguments["info"].context.request
+            retry_after = hit(name, _keys(request, scopes, arguments))
+            if retry_after is not None:
+                raise RateLimited(retry_after)
+            return resolver(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+RATE_LIMITED_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Too many requests</title></head>
+<body><h1>Too many requests</h1>
+<p>This page was opened too often from your address. Nothing was changed; please try again
+in a minute.</p></body></html>
+"""
+
+
+def rate_limited_view(name: str, *, by: Iterable[Scope]) -> Callable[[F], F]:
+    """Decorate a Django view: over the limit it answers HTTP 429 (an HTML page)."""
+    scopes = tuple(by)
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            retry_after = hit(name, _keys(request, scopes, kwargs))
+            if retry_after is not None:
+                response = HttpResponse(RATE_LIMITED_PAGE, status=429)
+                response["Retry-After"] = str(retry_after)
+                response["Cache-Control"] = "no-store"
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
