@@ -1,0 +1,549 @@
+# ruff: noqa: S603 (runs nginx, compose, sh and the scripts under test: fixed argument lists)
+"""The deployment files parse and say what README, Deployment, promises.
+
+Docker cannot run on the development and CI machines, so no image is built and no container
+started here. What can be checked is: compose.yml's structure (with PyYAML when importable,
+else the text checks only) and `docker compose config` when a compose binary exists; the nginx
+configs with `nginx -t` when nginx is installed (Debian's `nginx` package); the gunicorn config
+through gunicorn's own loader; the Dockerfile's stages, user and secrets; and the entrypoint,
+nginx start script and healthcheck script run for real where they need no Docker.
+"""
+
+import datetime
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "compose.yml"
+DEVOPS = ROOT / "devops"
+DOCKERFILE = DEVOPS / "Dockerfile"
+ENTRYPOINT = DEVOPS / "entrypoint.sh"
+HEALTHCHECK = DEVOPS / "healthcheck.py"
+NGINX_DIR = DEVOPS / "nginx"
+GUNICORN_CONF = DEVOPS / "gunicorn.conf.py"
+README = ROOT / "README.md"
+
+try:
+    import yaml
+except ImportError:  # not a dependency of the project: the deep compose checks are skipped
+    yaml = None
+
+needs_yaml = pytest.mark.skipif(
+    yaml is None, reason="PyYAML is not installed in this environment (not a dependency)"
+)
+
+# Environment variables the code reads: settings/*.py and the gunicorn config.
+_ENV_READ = re.compile(
+    r"""(?:os\.environ\.get|os\.getenv|env_bool|env_int|env_list|env_rate|os\.environ\[)"""
+    r"""\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
+)
+# Read by the image itself (entrypoint, healthcheck), not by Django.
+IMAGE_VARIABLES = {"MIGRATE_ON_START", "DB_WAIT_TIMEOUT"}
+# Fixed by the image or by compose.yml and not meant to be set by hand.
+NOT_IN_COMPOSE = {"DJANGO_SETTINGS_MODULE"}
+
+
+def variables_read_by_the_code() -> set[str]:
+    sources = [*sorted((ROOT / "settings").glob("*.py")), GUNICORN_CONF]
+    return {name for path in sources for name in _ENV_READ.findall(path.read_text())}
+
+
+def compose_text() -> str:
+    return COMPOSE.read_text()
+
+
+def compose() -> dict:
+    return yaml.safe_load(compose_text())
+
+
+# --- compose.yml ------------------------------------------------------------------------------
+
+
+def test_compose_text_names_every_service_and_requires_the_secret():
+    text = compose_text()
+    services = set(re.findall(r"^  ([a-z][a-z0-9_-]*):\s*$", text.split("\nservices:", 1)[1], re.M))
+    assert {"db", "app", "worker", "redis", "nginx", "mail"} <= services
+    assert "${SECRET_KEY:?" in text, "SECRET_KEY must be required, not defaulted"
+    assert "\t" not in text, "YAML forbids tabs for indentation"
+
+
+@needs_yaml
+def test_compose_services_volumes_and_healthchecks():
+    config = compose()
+    services = config["services"]
+    assert set(services) == {"db", "app", "worker", "redis", "nginx", "mail"}
+
+    db = services["db"]
+    assert db["image"].startswith("postgres:")
+    assert any(v.startswith("pgdata:/var/lib/postgresql/data") for v in db["volumes"])
+    assert "pgdata" in config["volumes"]
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+
+    app, worker = services["app"], services["worker"]
+    for service in (app, worker):
+        assert service["build"] == {"context": ".", "dockerfile": "devops/Dockerfile"}
+        assert service["image"] == app["image"]
+        assert service.get("read_only") is True
+    assert app["command"][:2] == ["gunicorn", "api.wsgi"]
+    assert "devops/gunicorn.conf.py" in app["command"]
+    assert app["environment"]["GUNICORN_BIND"] == "0.0.0.0:8000"
+    assert "/healthz" in " ".join(app["healthcheck"]["test"])
+    assert app["environment"]["MIGRATE_ON_START"] == "1"
+    assert "MIGRATE_ON_START" not in worker["environment"]
+    assert worker["command"] == ["python", "manage.py", "procrastinate", "worker"]
+    # The worker starts once the app has migrated (Procrastinate's tables).
+    assert worker["depends_on"]["app"]["condition"] == "service_healthy"
+    assert app["depends_on"]["db"]["condition"] == "service_healthy"
+    assert "ports" not in app, "the app is reached through nginx"
+    assert "ports" not in worker
+
+    env = app["environment"]
+    assert env["SECRET_KEY"].startswith("${SECRET_KEY:?")
+    assert env["DEBUG"] == "0"
+    assert "@db:5432/" in env["DATABASE_URL"]
+    assert env["EMAIL_HOST"] == "${EMAIL_HOST:-mail}"
+    assert env["EMAIL_PORT"] == "${EMAIL_PORT:-1025}"
+    assert "redis://redis:6379" in env["REDIS_URL"]
+    assert env["TRUSTED_PROXY_COUNT"] == "1"
+
+    nginx = services["nginx"]
+    assert nginx["image"].startswith("nginx:")
+    ports = " ".join(nginx["ports"])
+    assert ":80" in ports
+    assert ":443" in ports
+    assert "./devops/nginx:/etc/nginx/rendezvous:ro" in nginx["volumes"]
+    assert "./devops/certs:/etc/nginx/certs:ro" in nginx["volumes"]
+    assert nginx["command"][-1] == "/etc/nginx/rendezvous/start.sh"
+
+    mail = services["mail"]
+    assert mail["image"].startswith("axllent/mailpit")
+    assert any(p.endswith(":8025") for p in mail["ports"])
+    assert "1025" in [str(p) for p in mail["expose"]]
+    assert services["redis"]["image"].startswith("redis:")
+
+
+@needs_yaml
+def test_compose_passes_every_variable_the_code_reads():
+    services = compose()["services"]
+    passed = set(services["app"]["environment"]) & set(services["worker"]["environment"])
+    passed |= set(services["app"]["environment"])  # gunicorn's own: the app only
+    missing = variables_read_by_the_code() - passed - NOT_IN_COMPOSE
+    assert not missing, f"add to x-app-environment in compose.yml: {sorted(missing)}"
+
+
+def test_readme_documents_every_environment_variable():
+    readme = README.read_text()
+    names = variables_read_by_the_code() | IMAGE_VARIABLES
+    missing = sorted(name for name in names if f"`{name}`" not in readme)
+    assert not missing, f"README (Configuration / Deployment) does not name: {missing}"
+
+
+def compose_binary() -> list[str] | None:
+    docker = shutil.which("docker")
+    if docker:
+        probe = subprocess.run(
+            [docker, "compose", "version"], capture_output=True, text=True, check=False
+        )
+        if probe.returncode == 0:
+            return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy else None
+
+
+def test_docker_compose_config(tmp_path):
+    command = compose_binary()
+    if command is None:
+        pytest.skip("no `docker compose` (or docker-compose) on this machine")
+    env = {
+        **os.environ,
+        "SECRET_KEY": "x" * 50,
+        "POSTGRES_PASSWORD": "test-password",
+    }
+    path = COMPOSE
+    if command[0].endswith("docker-compose"):
+        # Compose v1 predates the top-level `name:`; the rest is checked as is.
+        path = tmp_path / "compose.yml"
+        path.write_text(re.sub(r"^name: .*\n", "", compose_text(), flags=re.M))
+    result = subprocess.run(
+        [*command, "--project-directory", str(ROOT), "-f", str(path), "config"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "gunicorn" in result.stdout
+
+    without_secret = {k: v for k, v in env.items() if k != "SECRET_KEY"}
+    refused = subprocess.run(
+        [*command, "--project-directory", str(ROOT), "-f", str(path), "config"],
+        capture_output=True,
+        text=True,
+        env=without_secret,
+        cwd=ROOT,
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert "SECRET_KEY" in refused.stderr
+
+
+# --- nginx ------------------------------------------------------------------------------------
+
+
+def nginx_prefix(tmp_path: Path, with_certs: bool) -> Path:
+    """The container's layout under tmp_path: rendezvous/ (the configs), certs/, mime.types."""
+    shutil.copytree(NGINX_DIR, tmp_path / "rendezvous")
+    mime = Path("/etc/nginx/mime.types")
+    (tmp_path / "mime.types").write_text(
+        mime.read_text() if mime.exists() else "types { text/html html; }\n"
+    )
+    for conf in (tmp_path / "rendezvous").glob("*.conf"):
+        conf.write_text(conf.read_text().replace("/etc/nginx/mime.types", "../mime.types"))
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    if with_certs:
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            pytest.skip("openssl is not installed: no test certificate")
+        subprocess.run(
+            [
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                str(certs / "privkey.pem"),
+                "-out",
+                str(certs / "fullchain.pem"),
+            ],
+            capture_output=True,
+            check=True,
+        )
+    return tmp_path
+
+
+@pytest.mark.parametrize(("conf", "with_certs"), [("nginx.conf", False), ("nginx-tls.conf", True)])
+def test_nginx_config_passes_nginx_t(tmp_path, conf, with_certs):
+    nginx = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
+    if nginx is None:
+        pytest.skip("nginx is not installed (apt-get install nginx to run this check)")
+    prefix = nginx_prefix(tmp_path, with_certs)
+    result = subprocess.run(
+        [nginx, "-t", "-p", f"{prefix}/", "-e", "stderr", "-c", str(prefix / "rendezvous" / conf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_nginx_config_says_what_the_readme_promises():
+    common = (NGINX_DIR / "common.conf").read_text()
+    locations = (NGINX_DIR / "locations.conf").read_text()
+    tls = (NGINX_DIR / "nginx-tls.conf").read_text()
+    assert "gzip on;" in common
+    assert "client_max_body_size 1m;" in common
+    assert re.search(r"limit_req_zone .* rate=10r/s;", common)
+    assert "limit_req_status 429;" in common
+    graphql = locations.split("location = /graphql {", 1)[1].split("}", 1)[0]
+    assert "limit_req zone=rendezvous_graphql burst=20" in graphql
+    assert "proxy_read_timeout" in locations
+    assert "proxy_connect_timeout" in locations
+    for header in ("X-Forwarded-For", "X-Forwarded-Proto", "X-Request-ID"):
+        assert f"proxy_set_header {header} " in locations
+    metrics = locations.split("location = /metrics {", 1)[1].split("}", 1)[0]
+    assert "deny all;" in metrics
+    assert "listen 443 ssl" in tls
+    assert "return 301 https://" in tls
+
+
+def run_start_script(tmp_path: Path, certs: dict[str, str]) -> subprocess.CompletedProcess:
+    """devops/nginx/start.sh with a stand-in `nginx` that records its arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "nginx-args"
+    stub = bin_dir / "nginx"
+    stub.write_text(f'#!/bin/sh\necho "$@" >> {record}\n')
+    stub.chmod(0o755)
+    certs_dir = tmp_path / "certs"
+    certs_dir.mkdir()
+    for name, content in certs.items():
+        (certs_dir / name).write_text(content)
+    return subprocess.run(
+        ["/bin/sh", str(NGINX_DIR / "start.sh")],
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "NGINX_CERTS_DIR": str(certs_dir)},
+        check=False,
+    )
+
+
+def test_nginx_start_chooses_tls_when_certificates_are_mounted(tmp_path):
+    (tmp_path / "plain").mkdir()
+    plain = run_start_script(tmp_path / "plain", {})
+    assert plain.returncode == 0, plain.stderr
+    args = (tmp_path / "plain" / "nginx-args").read_text().splitlines()
+    assert args[-1].endswith("/nginx.conf -g daemon off;")
+    assert args[0].startswith("-t -q -c ")
+
+    (tmp_path / "tls").mkdir()
+    tls = run_start_script(tmp_path / "tls", {"fullchain.pem": "x", "privkey.pem": "y"})
+    assert tls.returncode == 0, tls.stderr
+    args = (tmp_path / "tls" / "nginx-args").read_text().splitlines()
+    assert args[-1].endswith("/nginx-tls.conf -g daemon off;")
+
+    (tmp_path / "half").mkdir()
+    half = run_start_script(tmp_path / "half", {"fullchain.pem": "x"})
+    assert half.returncode != 0
+    assert "privkey.pem" in half.stderr
+
+
+# --- gunicorn ---------------------------------------------------------------------------------
+
+
+def load_gunicorn_config(monkeypatch, **env):
+    from gunicorn.app.base import Application
+
+    for name in list(os.environ):
+        if name.startswith("GUNICORN_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    class ConfigOnly(Application):
+        def init(self, parser, opts, args):
+            return None
+
+        def load_config(self):
+            self.load_config_from_file(str(GUNICORN_CONF))
+
+        def load(self):
+            return None
+
+    return ConfigOnly().cfg
+
+
+def test_gunicorn_config_loads_with_workers_from_the_cores(monkeypatch):
+    import multiprocessing
+
+    cfg = load_gunicorn_config(monkeypatch)
+    assert cfg.workers == 2 * multiprocessing.cpu_count() + 1
+    assert cfg.timeout == 30
+    assert cfg.graceful_timeout == 30
+    assert cfg.bind == ["127.0.0.1:8000"]
+    assert cfg.accesslog == "-"
+
+    cfg = load_gunicorn_config(monkeypatch, GUNICORN_BIND="0.0.0.0:8000", GUNICORN_WORKERS="3")
+    assert cfg.bind == ["0.0.0.0:8000"]  # what compose.yml and the Dockerfile set
+    assert cfg.workers == 3
+
+
+def test_gunicorn_access_log_line_is_json(monkeypatch):
+    from gunicorn.glogging import Logger, SafeAtoms
+
+    cfg = load_gunicorn_config(monkeypatch)
+    logger = Logger(cfg)
+
+    class Response:
+        status = "200 OK"
+        sent = 1234
+        headers = [("X-Request-ID", "abc-123"), ("Content-Type", "application/json")]
+
+    class Request:
+        headers = [("USER-AGENT", 'curl/8 "quoted"'), ("X-REQUEST-ID", "abc-123")]
+
+    environ = {
+        "REMOTE_ADDR": "10.0.0.1",
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": "/graphql",
+        "PATH_INFO": "/graphql",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_USER_AGENT": 'curl/8 "quoted"',
+    }
+    atoms = logger.atoms(Response(), Request(), environ, datetime.timedelta(microseconds=1500))
+    line = cfg.access_log_format % SafeAtoms(atoms)
+    entry = json.loads(line)
+    assert entry["status"] == 200
+    assert entry["path"] == "/graphql"
+    assert entry["request_id"] == "abc-123"
+    assert entry["user_agent"] == 'curl/8 "quoted"'
+
+
+# --- Dockerfile, entrypoint, healthcheck --------------------------------------------------------
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def test_dockerfile_is_multi_stage_and_runs_as_a_non_root_user():
+    instructions = dockerfile_instructions()
+    stages = [args for op, args in instructions if op == "FROM"]
+    assert len(stages) >= 2, "builder and runtime stages"
+    assert any(op == "COPY" and args.startswith("--from=builder") for op, args in instructions)
+    final_stage = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM") :]
+    users = [args for op, args in final_stage if op == "USER"]
+    assert users, "the final stage sets USER"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    entrypoint = next(args for op, args in final_stage if op == "ENTRYPOINT")
+    assert json.loads(entrypoint) == ["/app/devops/entrypoint.sh"]
+    assert any(op == "RUN" and "--require-hashes" in args for op, args in instructions)
+
+
+def test_dockerfile_bakes_no_secrets():
+    instructions = dockerfile_instructions()
+    secretish = re.compile(r"(SECRET|PASSWORD|TOKEN|PRIVATE_KEY)", re.I)
+    for op, args in instructions:
+        if op in {"ENV", "ARG", "LABEL"}:
+            assert not secretish.search(args), f"{op} {args}"
+        if op in {"COPY", "ADD"}:
+            sources = [a for a in args.split() if not a.startswith("--")][:-1]
+            assert not {".", "./"} & set(sources), "copy the code explicitly"
+            assert not any(s.startswith((".env", "devops/certs")) for s in sources)
+    # collectstatic runs with a throwaway key, in that RUN only, long enough for the settings.
+    collect = next(args for op, args in instructions if op == "RUN" and "collectstatic" in args)
+    key = re.search(r"SECRET_KEY=(\S+)", collect).group(1)
+    assert len(key) >= 32
+    assert "DEBUG=0" in collect
+    from settings import INSECURE_DEFAULT_SECRET_KEY
+
+    assert key != INSECURE_DEFAULT_SECRET_KEY
+
+
+def test_a_healthcheck_is_defined():
+    if any(op == "HEALTHCHECK" for op, _ in dockerfile_instructions()):
+        return
+    # compose.yml's: the app block, up to the next service, has one.
+    app_block = re.search(r"^  app:\n(.*?)^  \w", compose_text(), re.M | re.S).group(1)
+    assert "    healthcheck:\n" in app_block
+    assert "devops/healthcheck.py" in app_block
+
+
+def test_entrypoint_and_scripts_are_executable_shell():
+    for script in (ENTRYPOINT, NGINX_DIR / "start.sh", HEALTHCHECK):
+        assert os.access(script, os.X_OK), f"chmod +x {script.relative_to(ROOT)}"
+    for script in (ENTRYPOINT, NGINX_DIR / "start.sh"):
+        subprocess.run(["/bin/sh", "-n", str(script)], check=True)
+    assert 'exec "$@"' in ENTRYPOINT.read_text()
+
+
+def entrypoint_env(**extra: str) -> dict[str, str]:
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "entrypoint-test-" + "k" * 40,
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
+def test_entrypoint_gives_up_on_an_unreachable_database():
+    result = subprocess.run(
+        ["/bin/sh", str(ENTRYPOINT), "echo", "SHOULD-NOT-RUN"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=entrypoint_env(
+            DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", DB_WAIT_TIMEOUT="1"
+        ),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "SHOULD-NOT-RUN" not in result.stdout
+    assert "no database after 1 s" in result.stderr
+
+
+def test_entrypoint_runs_the_command():
+    result = subprocess.run(
+        ["/bin/sh", str(ENTRYPOINT), "echo", "command ran"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=entrypoint_env(DB_WAIT_TIMEOUT="0"),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "command ran\n"
+
+
+def serve(status: int) -> tuple[http.server.HTTPServer, list[str]]:
+    hosts: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hosts.append(self.headers["Host"])
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, hosts
+
+
+@pytest.mark.parametrize(("status", "code"), [(200, 0), (503, 1)])
+def test_healthcheck_script(status, code):
+    server, hosts = serve(status)
+    try:
+        result = subprocess.run(
+            [sys.executable, str(HEALTHCHECK), "/healthz"],
+            capture_output=True,
+            text=True,
+            env={
+                "GUNICORN_BIND": f"0.0.0.0:{server.server_port}",
+                "ALLOWED_HOSTS": " .api.example.com,localhost",
+            },
+            timeout=30,
+            check=False,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == code, result.stderr
+    assert hosts == ["api.example.com"]  # the first allowed host, so Django accepts it
+
+
+def test_healthcheck_fails_when_nothing_listens():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free once closed: nothing listens there
+    result = subprocess.run(
+        [sys.executable, str(HEALTHCHECK)],
+        capture_output=True,
+        text=True,
+        env={"GUNICORN_BIND": f"0.0.0.0:{port}"},
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
