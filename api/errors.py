@@ -3,13 +3,20 @@
 Expected failures carry `extensions.code` (the domain's stable codes). Anything unexpected
 reaches the client as INTERNAL_ERROR with an `errorId` that is also in the server log next
 to the traceback — never a stack trace or SQL.
+
+The database being unreachable (restarted, failed over, connection cut) is not a bug but a
+moment to wait: the answer is HTTP 503 with code DATABASE_UNAVAILABLE and `Retry-After`,
+whether it is noticed by the middleware (who is asking) or inside a resolver. Retrying a
+mutation is safe with an `idempotencyKey` (the first attempt may have committed).
 """
 
 import logging
+import os
 import re
 import uuid
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import InterfaceError, OperationalError
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
@@ -17,6 +24,13 @@ from api.metrics import record_graphql_error
 from reservation.errors import ErrorCode
 
 logger = logging.getLogger("api.errors")
+
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable for a moment; retry shortly."
+RETRY_AFTER_SECONDS = 2
+# Django's wrappers of psycopg's connection-level failures (server gone, connection refused or
+# reset, statement cancelled): retryable, unlike IntegrityError or ProgrammingError.
+DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
 
 _PAGINATION_MESSAGES = ("Argument 'first'", "Argument 'last'", "Argument 'offset'")
 
@@ -37,8 +51,28 @@ def _validation_code(message: str) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+def _bad_global_id(exc: BaseException) -> bool:
+    """A ValueError raised by strawberry's relay decoding (a malformed `before`/`after` cursor
+    or ID): bad input, not a bug. Recognised by where it was raised."""
+    if not isinstance(exc, ValueError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_filename.endswith(
+        os.path.join("strawberry", "relay", "utils.py")
+    )
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database could not be reached (or dropped the connection)."""
+    return isinstance(exc, DATABASE_UNAVAILABLE_ERRORS)
+
+
 def _code_for(original: BaseException) -> str | None:
     code = getattr(original, "code", None)
+    if database_unavailable(original):
+        return None
     if isinstance(original, ValidationError):
         return str(code or ErrorCode.INVALID_INPUT)
     if isinstance(original, PermissionDenied):
@@ -47,10 +81,19 @@ def _code_for(original: BaseException) -> str | None:
         return ErrorCode.NOT_FOUND.value
     if isinstance(original, ValueError) and str(original).startswith(_PAGINATION_MESSAGES):
         return ErrorCode.INVALID_INPUT.value
+    if _bad_global_id(original):
+        return ErrorCode.INVALID_INPUT.value
     return None
 
 
 class ErrorCodes(SchemaExtension):
+    def _answer_unavailable(self) -> None:
+        """503 + Retry-After on the HTTP response (strawberry copies them from this one)."""
+        response = getattr(self.execution_context.context, "response", None)
+        if response is not None:
+            response.status_code = 503
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+
     def on_operation(self):
         yield
         result = self.execution_context.result
@@ -66,6 +109,21 @@ class ErrorCodes(SchemaExtension):
                     **(error.extensions or {}),
                 }
                 processed.append(error)
+                continue
+            if database_unavailable(original):
+                logger.warning("database unavailable in %s: %r", error.path, original)
+                processed.append(
+                    GraphQLError(
+                        DATABASE_UNAVAILABLE_MESSAGE,
+                        nodes=error.nodes,
+                        path=error.path,
+                        extensions={
+                            "code": DATABASE_UNAVAILABLE,
+                            "retryAfter": RETRY_AFTER_SECONDS,
+                        },
+                    )
+                )
+                self._answer_unavailable()
                 continue
             code = _code_for(original)
             if code is not None:

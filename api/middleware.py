@@ -1,13 +1,18 @@
 """Who is asking: a Bearer token or the session, never a mix of the two."""
 
+import logging
 from collections.abc import Callable
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 
+from api.errors import DATABASE_UNAVAILABLE_ERRORS
+from api.views import database_unavailable_response
 from reservation.actors import ANONYMOUS, Actor
 from reservation.services.accounts import api_token_authenticate
 from reservation.services.events import ACCESS_TOKEN_PREFIX, access_token_authenticate
+
+logger = logging.getLogger("api.errors")
 
 
 def bearer_secret(request: HttpRequest) -> str | None:
@@ -52,12 +57,16 @@ class ActorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         secret = getattr(request, "bearer_secret", None)
-        if secret is not None:
-            request.user = AnonymousUser()
-            request.actor = bearer_actor(secret)  # type: ignore[attr-defined]
-            request.bearer_invalid = request.actor is ANONYMOUS  # type: ignore[attr-defined]
-        elif request.user.is_authenticated:
-            request.actor = Actor(user=request.user)  # type: ignore[attr-defined]
-        else:
-            request.actor = ANONYMOUS  # type: ignore[attr-defined]
+        try:  # the first query of a request: where a database outage shows first
+            if secret is not None:
+                request.user = AnonymousUser()
+                request.actor = bearer_actor(secret)  # type: ignore[attr-defined]
+                request.bearer_invalid = request.actor is ANONYMOUS  # type: ignore[attr-defined]
+            elif request.user.is_authenticated:
+                request.actor = Actor(user=request.user)  # type: ignore[attr-defined]
+            else:
+                request.actor = ANONYMOUS  # type: ignore[attr-defined]
+        except DATABASE_UNAVAILABLE_ERRORS as exc:
+            logger.warning("database unavailable: %r", exc)
+            return database_unavailable_response()
         return self.get_response(request)

@@ -8,6 +8,7 @@ production, so all workers share the counts.
 """
 
 import functools
+import hashlib
 import inspect
 import ipaddress
 import time
@@ -87,7 +88,9 @@ def hit(name: str, keys: Iterable[str]) -> int | None:
     retry_after = window - int(moment % window)
     over = False
     for key in keys:
-        cache_key = f"rl:{name}:{key}:{slot}"
+        # Hashed: keys may hold an e-mail address (any characters, any length).
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        cache_key = f"rl:{name}:{digest}:{slot}"
         # add() then incr(): both atomic in Redis and in LocMemCache, so concurrent requests
         # never lose a count. The key lives one window longer than needed, then expires.
         cache.add(cache_key, 0, timeout=window + 1)

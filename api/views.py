@@ -1,3 +1,4 @@
+import logging
 from typing import Any
 
 from cross_web import HTTPException, SyncHTTPRequestAdapter
@@ -11,13 +12,32 @@ from strawberry.http import GraphQLRequestData
 
 from api import persisted
 from api.context import Context
+from api.errors import (
+    DATABASE_UNAVAILABLE,
+    DATABASE_UNAVAILABLE_ERRORS,
+    DATABASE_UNAVAILABLE_MESSAGE,
+    RETRY_AFTER_SECONDS,
+)
 from reservation.errors import ErrorCode
+
+logger = logging.getLogger("api.errors")
 
 
 def error_response(code: str, message: str, status: int, **headers: str) -> JsonResponse:
     """A refusal before execution, in the shape of a GraphQL error response."""
     body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
     return JsonResponse(body, status=status, headers=headers or None)
+
+
+def database_unavailable_response() -> JsonResponse:
+    """503 that a client retries after Retry-After seconds: the database could not be reached
+    before execution (or outside it), so nothing was done."""
+    return error_response(
+        DATABASE_UNAVAILABLE,
+        DATABASE_UNAVAILABLE_MESSAGE,
+        503,
+        **{"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 class GraphQLView(BaseGraphQLView):
@@ -54,6 +74,9 @@ class GraphQLView(BaseGraphQLView):
             return super().dispatch(request, *args, **kwargs)
         except persisted.PersistedQueryError as exc:
             return error_response(exc.code, str(exc), exc.status)
+        except DATABASE_UNAVAILABLE_ERRORS as exc:  # outside execution: persisted-query lookup
+            logger.warning("database unavailable: %r", exc)
+            return database_unavailable_response()
 
     def parse_http_body(
         self, request: SyncHTTPRequestAdapter
