@@ -71,13 +71,20 @@ if not DEBUG and "*" in ALLOWED_HOSTS:
 # The embedded PostgreSQL that `make run` / `make test` start under .local/ when DATABASE_URL
 # is unset (see devops/scripts/embedded_db.py); it listens on a Unix socket only.
 EMBEDDED_DATABASE_URL = f"postgresql://postgres@/postgres?host={BASE_DIR / '.local' / 'pg'}"
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or EMBEDDED_DATABASE_URL,
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+# DATABASE_POOL=1: psycopg's connection pool (Django's OPTIONS["pool"]), one pool per alias
+# and process, instead of one persistent connection per thread. Django refuses a pool with
+# persistent connections, so CONN_MAX_AGE is 0 then (a request hands its connection back).
+DATABASE_POOL = env_bool("DATABASE_POOL", False)
+DATABASE_POOL_MIN_SIZE = env_int("DATABASE_POOL_MIN_SIZE", 1)
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 4)
+if DATABASE_POOL and env_int("DATABASE_CONN_MAX_AGE", 0):
+    raise ImproperlyConfigured(
+        "DATABASE_CONN_MAX_AGE must be 0 (or unset) with DATABASE_POOL=1: the pool keeps the "
+        "connections, Django must not."
     )
-}
+if not 1 <= DATABASE_POOL_MIN_SIZE <= DATABASE_POOL_MAX_SIZE:
+    raise ImproperlyConfigured("Need 1 <= DATABASE_POOL_MIN_SIZE <= DATABASE_POOL_MAX_SIZE.")
+DATABASE_CONN_MAX_AGE = 0 if DATABASE_POOL else env_int("DATABASE_CONN_MAX_AGE", 60)
 # Every statement of every connection (web and worker) is cancelled after this long, so no
 # query runs away with a worker or the database. 0 disables it (migrations on big tables:
 # run `manage.py migrate` with DATABASE_STATEMENT_TIMEOUT_MS=0). Procrastinate's own queries
@@ -85,11 +92,44 @@ DATABASES = {
 DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 5000)
 if DATABASE_STATEMENT_TIMEOUT_MS < 0:
     raise ImproperlyConfigured("DATABASE_STATEMENT_TIMEOUT_MS must be 0 (off) or positive.")
-if DATABASE_STATEMENT_TIMEOUT_MS:
-    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
-    _db_options["options"] = (
-        f"{_db_options.get('options', '')} -c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
-    ).strip()
+# Read replicas (streaming standbys of DATABASE_URL), comma-separated: aliases replica_0, ...
+# reservation.dbrouting sends reads there (see README, Deployment, Read replicas). A replica
+# that does not answer within the connect timeout is skipped, and remembered as down for
+# DATABASE_REPLICA_RETRY_SECONDS, so it costs at most that timeout once per period.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", "")
+DATABASE_REPLICA_CONNECT_TIMEOUT = env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 2)
+DATABASE_REPLICA_RETRY_SECONDS = env_int("DATABASE_REPLICA_RETRY_SECONDS", 30)
+if DATABASE_REPLICA_CONNECT_TIMEOUT < 2:
+    # libpq (and psycopg) treat anything below 2 s as 2 s, and 0 as "wait forever".
+    raise ImproperlyConfigured("DATABASE_REPLICA_CONNECT_TIMEOUT must be at least 2 (seconds).")
+
+
+def database_config(url: str, *, connect_timeout: int | None = None) -> dict:
+    """One DATABASES entry: statement_timeout, and the pool when DATABASE_POOL is on."""
+    config = dj_database_url.parse(url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
+    options = config.setdefault("OPTIONS", {})
+    if DATABASE_STATEMENT_TIMEOUT_MS:
+        # A connection parameter, so pooled connections get it too (the pool connects with
+        # the same parameters).
+        options["options"] = (
+            f"{options.get('options', '')} -c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
+        ).strip()
+    if connect_timeout:
+        options["connect_timeout"] = connect_timeout
+    if DATABASE_POOL:
+        options["pool"] = {"min_size": DATABASE_POOL_MIN_SIZE, "max_size": DATABASE_POOL_MAX_SIZE}
+        if connect_timeout:
+            # How long a checkout waits for a connection: a dead replica costs no more.
+            options["pool"]["timeout"] = connect_timeout
+    return config
+
+
+DATABASES = {"default": database_config(os.environ.get("DATABASE_URL") or EMBEDDED_DATABASE_URL)}
+for _index, _url in enumerate(DATABASE_REPLICA_URLS):
+    DATABASES[f"replica_{_index}"] = database_config(
+        _url, connect_timeout=DATABASE_REPLICA_CONNECT_TIMEOUT
+    ) | {"TEST": {"MIRROR": "default"}}  # tests read the test database through it
+DATABASE_ROUTERS = ["reservation.dbrouting.PrimaryReplicaRouter"]
 
 # Rate-limit counters (and nothing else yet). Redis in production, so that every gunicorn
 # worker and every host shares them; without REDIS_URL each process counts on its own.
@@ -119,6 +159,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "api.observability.RequestIdMiddleware",  # first: its id is on every log line after it
+    "api.replica_middleware.ReadYourWritesMiddleware",  # around all that may write (sessions)
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
