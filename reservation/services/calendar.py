@@ -48,13 +48,13 @@ from reservation.services.audit import audit_record
 from reservation.services.availability import Shift, working_hours_set
 from reservation.services.events import (
     MAX_PARTIES,
-    _lock_event,
-    _notify_everyone,
-    _participant,
-    _require_organizer,
-    _require_version,
-    _touch,
-    _user_for_email,
+    acting_participant,
+    bump_version,
+    lock_event,
+    notify_participants,
+    require_organizer,
+    require_version,
+    user_for_email,
 )
 from reservation.timezones import is_time_zone, zone
 from reservation.validation import require_aware, require_one_line, require_range
@@ -310,7 +310,7 @@ def event_create(
             event=event, user=organizer, role=Participant.Role.ORGANIZER, rsvp=Rsvp.YES
         )
         Participant.objects.bulk_create(
-            Participant(event=event, user=_user_for_email(email), role=Participant.Role.PARTY)
+            Participant(event=event, user=user_for_email(email), role=Participant.Role.PARTY)
             for email in emails
         )
         reminder_services.reminders_replace(event=event, reminders=reminders, now=now)
@@ -326,7 +326,7 @@ def event_create(
                 "version": event.version,
             },
         )
-        _notify_everyone(event=event, kind=Notification.Kind.EVENT_SCHEDULED, now=now)
+        notify_participants(event=event, kind=Notification.Kind.EVENT_SCHEDULED, now=now)
     return event
 
 
@@ -376,10 +376,10 @@ def event_update(
             field="recurrence",
         )
     with transaction.atomic(durable=True):
-        event = _lock_event(actor, event_id)
-        _require_organizer(actor=actor, event=event)
+        event = lock_event(actor, event_id)
+        require_organizer(actor=actor, event=event)
         _require_scheduled(event)
-        _require_version(event, expected_version)
+        require_version(event, expected_version)
         if scope == UpdateScope.THIS_OCCURRENCE:
             return _move_occurrence(
                 actor=actor,
@@ -445,7 +445,7 @@ def _update_all(
     event.title = title if title is not None else event.title
     event.description = description if description is not None else event.description
     event.start, event.end, event.time_zone, event.recurrence = start, end, time_zone, rule
-    _touch(event, now, "title", "description", "start", "end", "time_zone", "recurrence")
+    bump_version(event, now, "title", "description", "start", "end", "time_zone", "recurrence")
     dropped = 0
     if timing_changed:
         dropped, _ = OccurrenceChange.objects.filter(event=event).delete()
@@ -471,7 +471,7 @@ def _update_all(
     elif timing_changed:
         reminder_services.reminders_reschedule(event=event, now=now)
     if timing_changed:
-        _notify_everyone(event=event, kind=Notification.Kind.EVENT_SCHEDULED, now=now)
+        notify_participants(event=event, kind=Notification.Kind.EVENT_SCHEDULED, now=now)
     return event
 
 
@@ -514,7 +514,7 @@ def _move_occurrence(
             original_start=original,
             defaults={"cancelled": False, "start": start, "end": end},
         )
-    _touch(event, now)
+    bump_version(event, now)
     audit_record(
         actor=actor,
         action="event.occurrence_move",
@@ -589,7 +589,7 @@ def _split(
         ),
         tz=tz,
     )
-    _touch(event, now, "recurrence")
+    bump_version(event, now, "recurrence")
     following = Event.objects.create(
         organizer=event.organizer,
         title=title if title is not None else event.title,
@@ -655,7 +655,7 @@ def _split(
         now=now,
     )
     if timing_changed:
-        _notify_everyone(event=following, kind=Notification.Kind.EVENT_SCHEDULED, now=now)
+        notify_participants(event=following, kind=Notification.Kind.EVENT_SCHEDULED, now=now)
     return following
 
 
@@ -674,10 +674,10 @@ def occurrence_cancel(
     start; cancelling it twice changes nothing. A whole event is cancelled by eventCancel."""
     now = now or utcnow()
     with transaction.atomic(durable=True):
-        event = _lock_event(actor, event_id)
-        _require_organizer(actor=actor, event=event)
+        event = lock_event(actor, event_id)
+        require_organizer(actor=actor, event=event)
         _require_scheduled(event)
-        _require_version(event, expected_version)
+        require_version(event, expected_version)
         _require_recurring(event)
         original = _occurrence_start(event, occurrence_start)
         existing = OccurrenceChange.objects.filter(event=event, original_start=original).first()
@@ -688,7 +688,7 @@ def occurrence_cancel(
             original_start=original,
             defaults={"cancelled": True, "start": None, "end": None},
         )
-        _touch(event, now)
+        bump_version(event, now)
         audit_record(
             actor=actor,
             action="event.occurrence_cancel",
@@ -716,8 +716,8 @@ def event_respond(
             ErrorCode.INVALID_INPUT, "Answer YES, MAYBE, NO or UNDECIDED.", field="decision"
         )
     with transaction.atomic(durable=True):
-        event = _lock_event(actor, event_id)
-        participant = _participant(actor=actor, event=event)
+        event = lock_event(actor, event_id)
+        participant = acting_participant(actor=actor, event=event)
         if participant.role == Participant.Role.ORGANIZER:
             raise DomainError(
                 ErrorCode.INVALID_INPUT,

@@ -109,7 +109,9 @@ def _require_link_for(actor: Actor, event_id: int) -> None:
         raise AccessDenied("This link grants access to another event.")
 
 
-def _lock_event(actor: Actor, event_id: int) -> Event:
+def lock_event(actor: Actor, event_id: int) -> Event:
+    """Lock the event row for the rest of the transaction (a link for another event is
+    refused first, so links cannot probe IDs); NOT_FOUND if there is none."""
     _require_link_for(actor, event_id)
     event = Event.objects.select_for_update(of=("self",)).filter(pk=event_id).first()
     if event is None:
@@ -131,7 +133,7 @@ def _addresses(parties: Sequence[str]) -> set[str]:
     return emails
 
 
-def _participant(*, actor: Actor, event: Event) -> Participant:
+def acting_participant(*, actor: Actor, event: Event) -> Participant:
     """The acting person's place on the event: through a link for this event, or signed in
     as its organizer or a party. Anyone else gets NOT_FOUND (events can't be probed)."""
     if actor.access_token is not None:
@@ -148,8 +150,9 @@ def _participant(*, actor: Actor, event: Event) -> Participant:
     return participant
 
 
-def _require_organizer(*, actor: Actor, event: Event) -> Participant:
-    participant = _participant(actor=actor, event=event)
+def require_organizer(*, actor: Actor, event: Event) -> Participant:
+    """The organizer's participation, signed in (never through a link); else PERMISSION_DENIED."""
+    participant = acting_participant(actor=actor, event=event)
     if participant.role != Participant.Role.ORGANIZER or actor.access_token is not None:
         raise AccessDenied("Only the organizer can do this.")
     return participant
@@ -162,7 +165,8 @@ def _require_proposed(event: Event) -> None:
         raise DomainError(ErrorCode.EVENT_NOT_PROPOSED, "A time has already been agreed.")
 
 
-def _require_version(event: Event, expected_version: int) -> None:
+def require_version(event: Event, expected_version: int) -> None:
+    """STALE_VERSION unless the caller has seen the event's current version."""
     if event.version != expected_version:
         raise DomainError(
             ErrorCode.STALE_VERSION,
@@ -172,13 +176,14 @@ def _require_version(event: Event, expected_version: int) -> None:
         )
 
 
-def _touch(event: Event, now: datetime, *fields: str) -> None:
+def bump_version(event: Event, now: datetime, *fields: str) -> None:
+    """Save the event with its version one up (and `fields` as changed by the caller)."""
     event.version += 1
     event.updated_at = now
     event.save(update_fields=["version", "updated_at", *fields])
 
 
-def _user_for_email(email: str) -> User:
+def user_for_email(email: str) -> User:
     """The user with this address; an unknown one becomes an inactive user who acts through
     access-token links only."""
     user = User.objects.filter(email=email).first()
@@ -238,7 +243,7 @@ def event_propose(
             event=event, user=organizer, role=Participant.Role.ORGANIZER, rsvp=Participant.Rsvp.YES
         )
         Participant.objects.bulk_create(
-            Participant(event=event, user=_user_for_email(email), role=Participant.Role.PARTY)
+            Participant(event=event, user=user_for_email(email), role=Participant.Role.PARTY)
             for email in emails
         )
         CandidateSlot.objects.bulk_create(
@@ -271,10 +276,10 @@ def event_narrow(
     """Keep only some candidates (any party). With auto-agree, one left schedules the event."""
     now = now or utcnow()
     with transaction.atomic(durable=True):
-        event = _lock_event(actor, event_id)
-        _participant(actor=actor, event=event)
+        event = lock_event(actor, event_id)
+        acting_participant(actor=actor, event=event)
         _require_proposed(event)
-        _require_version(event, expected_version)
+        require_version(event, expected_version)
         keep = set(keep_slot_ids)
         if not keep:
             raise DomainError(
@@ -291,7 +296,7 @@ def event_narrow(
             )
         before = slots_snapshot(event)
         CandidateSlot.objects.filter(event=event).exclude(pk__in=keep).delete()
-        _touch(event, now)
+        bump_version(event, now)
         audit_record(
             actor=actor,
             action="event.narrow",
@@ -325,10 +330,10 @@ def event_extend(
     now = now or utcnow()
     candidates = _validated_slots(slots, now=now)
     with transaction.atomic(durable=True):
-        event = _lock_event(actor, event_id)
-        _require_organizer(actor=actor, event=event)
+        event = lock_event(actor, event_id)
+        require_organizer(actor=actor, event=event)
         _require_proposed(event)
-        _require_version(event, expected_version)
+        require_version(event, expected_version)
         existing = set(CandidateSlot.objects.filter(event=event).values_list("start", "end"))
         new = [c for c in candidates if c not in existing]
         if len(existing) + len(new) > MAX_CANDIDATES:
@@ -341,7 +346,7 @@ def event_extend(
         CandidateSlot.objects.bulk_create(
             CandidateSlot(event=event, start=start, end=end) for start, end in new
         )
-        _touch(event, now)
+        bump_version(event, now)
         audit_record(
             actor=actor,
             action="event.extend",
@@ -371,8 +376,8 @@ def event_vote(
     if not set(answers.values()) <= set(Vote.Answer.values):
         raise DomainError(ErrorCode.INVALID_INPUT, "Answer YES, IF_NEED_BE or NO.", field="votes")
     with transaction.atomic(durable=True):
-        event = _lock_event(actor, event_id)
-        participant = _participant(actor=actor, event=event)
+        event = lock_event(actor, event_id)
+        participant = acting_participant(actor=actor, event=event)
         _require_proposed(event)
         candidates = set(CandidateSlot.objects.filter(event=event).values_list("pk", flat=True))
         if not set(answers) <= candidates:
@@ -405,7 +410,7 @@ def event_vote(
 def _agree(*, actor: Actor, event: Event, candidate: CandidateSlot, now: datetime) -> None:
     event.status = EventStatus.SCHEDULED
     event.start, event.end = candidate.start, candidate.end
-    _touch(event, now, "status", "start", "end")
+    bump_version(event, now, "status", "start", "end")
     Participant.objects.filter(event=event, role=Participant.Role.PARTY).update(
         rsvp=Participant.Rsvp.UNDECIDED
     )
@@ -424,7 +429,7 @@ def _agree(*, actor: Actor, event: Event, candidate: CandidateSlot, now: datetim
             "slots": slots_snapshot(event),
         },
     )
-    _notify_everyone(event=event, kind=Notification.Kind.EVENT_SCHEDULED, now=now)
+    notify_participants(event=event, kind=Notification.Kind.EVENT_SCHEDULED, now=now)
 
 
 def event_agree(
@@ -439,10 +444,10 @@ def event_agree(
     with RSVP UNDECIDED, and everyone is told."""
     now = now or utcnow()
     with transaction.atomic(durable=True):
-        event = _lock_event(actor, event_id)
-        _require_organizer(actor=actor, event=event)
+        event = lock_event(actor, event_id)
+        require_organizer(actor=actor, event=event)
         _require_proposed(event)
-        _require_version(event, expected_version)
+        require_version(event, expected_version)
         candidate = CandidateSlot.objects.filter(event=event, pk=slot_id).first()
         if candidate is None:
             raise DomainError(
@@ -467,14 +472,14 @@ def event_cancel(
             ErrorCode.INVALID_INPUT, "reason is too long (500 at most).", field="reason"
         )
     with transaction.atomic(durable=True):
-        event = _lock_event(actor, event_id)
-        _require_organizer(actor=actor, event=event)
+        event = lock_event(actor, event_id)
+        require_organizer(actor=actor, event=event)
         if event.status == EventStatus.CANCELLED:
             return event
         before = event.status
         event.status = EventStatus.CANCELLED
         event.cancel_reason = reason
-        _touch(event, now, "status", "cancel_reason")
+        bump_version(event, now, "status", "cancel_reason")
         reminders_cancel(event=event, now=now)
         audit_record(
             actor=actor,
@@ -488,7 +493,7 @@ def event_cancel(
                 "slots": slots_snapshot(event),
             },
         )
-        _notify_everyone(event=event, kind=Notification.Kind.EVENT_CANCELLED, now=now)
+        notify_participants(event=event, kind=Notification.Kind.EVENT_CANCELLED, now=now)
     return event
 
 
@@ -500,7 +505,7 @@ def event_delete(*, actor: Actor, event_id: int, now: datetime | None = None) ->
     if not actor.is_staff:
         raise AccessDenied("Only staff can delete events.")
     with transaction.atomic(durable=True):
-        event = _lock_event(actor, event_id)
+        event = lock_event(actor, event_id)
         unsent, _ = (
             Notification.objects.filter(event=event)
             .exclude(status=Notification.Status.SENT)
@@ -532,7 +537,7 @@ def event_view(*, actor: Actor, event_id: int, now: datetime | None = None) -> E
         raise NotFound("No such event.")
     if actor.access_token is None and actor.is_staff:
         return event
-    _participant(actor=actor, event=event)
+    acting_participant(actor=actor, event=event)
     if actor.access_token is not None:
         with transaction.atomic():
             audit_record(
@@ -661,11 +666,11 @@ def event_notify(
     if not emails:
         raise DomainError(ErrorCode.INVALID_INPUT, "Name at least one party.", field="parties")
     with transaction.atomic(durable=True):
-        event = _lock_event(actor, event_id)
-        _participant(actor=actor, event=event)
+        event = lock_event(actor, event_id)
+        acting_participant(actor=actor, event=event)
         if event.status == EventStatus.CANCELLED:
             raise DomainError(ErrorCode.EVENT_CANCELLED, "The event is cancelled.")
-        _require_version(event, expected_version)
+        require_version(event, expected_version)
         recipients = {
             p.user.email: p
             for p in Participant.objects.filter(event=event, user__email__in=emails).select_related(
@@ -713,7 +718,7 @@ def event_notify(
     return sent
 
 
-def _notify_everyone(*, event: Event, kind: str, now: datetime) -> None:
+def notify_participants(*, event: Event, kind: str, now: datetime) -> None:
     """Tell every participant but the organizer that the event was scheduled or cancelled
     (inside the caller's transaction)."""
     from reservation.notify_text import event_update

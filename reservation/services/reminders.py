@@ -369,11 +369,11 @@ def event_reminders_set(
         event = Event.objects.select_for_update(of=("self",)).filter(pk=event_id).first()
         if event is None:
             raise NotFound("No such event.")
-        _require_organizer(user=user, event=event)
+        _require_event_organizer(user=user, event=event)
         return reminders_replace(event=event, reminders=reminders, now=now)
 
 
-def _require_organizer(*, user: User, event: Event) -> None:
+def _require_event_organizer(*, user: User, event: Event) -> None:
     is_organizer = Participant.objects.filter(
         event=event, user=user, role=Participant.Role.ORGANIZER
     ).exists()
