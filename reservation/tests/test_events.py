@@ -548,9 +548,9 @@ def test_the_organizer_agrees_and_parties_are_asked_to_rsvp(
         }
         for n in notifications
     ]
-    assert [(n.kind, n.recipient_id, n.link, n.access_token_id) for n in notifications] == [
-        ("EVENT_SCHEDULED", ann.pk, "", None),
-        ("EVENT_SCHEDULED", bob.pk, "", None),
+    assert [(n.kind, n.recipient_id, n.access_token_id) for n in notifications] == [
+        ("EVENT_SCHEDULED", ann.pk, None),
+        ("EVENT_SCHEDULED", bob.pk, None),
     ]
     assert sorted(ProcrastinateJob.objects.values_list("args", flat=True), key=str) == [
         {"notification_id": n.pk} for n in notifications
