@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from strawberry.http import GraphQLRequestData
 
-from reservation.models import PersistedQuery
+from reservation.selectors.persisted import persisted_document
 
 HASH = re.compile(r"[0-9a-f]{64}")
 _CACHE_SIZE = 1000
@@ -50,9 +50,7 @@ def registered_document(sha256: str) -> str | None:
         if sha256 in _cache:
             _cache.move_to_end(sha256)
             return _cache[sha256]
-    document = (
-        PersistedQuery.objects.filter(sha256=sha256).values_list("document", flat=True).first()
-    )
+    document = persisted_document(sha256=sha256)
     if document is not None:
         with _lock:
             _cache[sha256] = document
