@@ -202,7 +202,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _guarded_opener() -> urllib.request.OpenerDirector:
+def guarded_opener() -> urllib.request.OpenerDirector:
     """http(s) only, no proxy, no redirect, sockets from `_connect_vetted`."""
     opener = urllib.request.OpenerDirector()
     for handler in (
@@ -235,7 +235,7 @@ def post(
         raise ChannelError(f"Not an http(s) URL: {url!r}")
     if guarded:
         check_url(url)
-        opener = _guarded_opener()
+        opener = guarded_opener()
     else:
         opener = urllib.request.build_opener(_NoRedirect())
     request = urllib.request.Request(  # noqa: S310 - scheme checked above

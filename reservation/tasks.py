@@ -112,3 +112,39 @@ async def _retry_stalled(
         retried.append(job.id)
         logger.warning("retried stalled job %s", job.id)
     return retried
+
+
+# --- connected calendars ----------------------------------------------------------------------
+
+# Six retries over about 7 minutes: a calendar server that is briefly down gets the booking.
+WRITEBACK_RETRY = RetryStrategy(max_attempts=6, linear_wait=10, exponential_wait=2)
+
+
+@app.task(queue="calendars", name="reservation.calendar_sync")
+def calendar_sync(connection_id: int) -> str:
+    """Sync one calendar connection (services.external_calendars.calendar_connection_sync).
+    A failure is recorded on the connection and not retried: the next period tries again."""
+    from reservation.services.external_calendars import calendar_connection_sync
+
+    return calendar_connection_sync(connection_id=connection_id, now=utcnow())
+
+
+@app.task(queue="calendars", name="reservation.calendar_writeback", retry=WRITEBACK_RETRY)
+def calendar_writeback(reservation_id: int) -> str:
+    """Write a reservation's current state to its provider's calendar (idempotent: it puts
+    the calendar in line with the reservation as it is when the job runs)."""
+    from reservation.services.external_calendars import calendar_writeback as writeback
+
+    return writeback(reservation_id=reservation_id, now=utcnow())
+
+
+@app.periodic(cron="*/5 * * * *", periodic_id="calendar_syncs_due")
+@app.task(
+    queue="maintenance", queueing_lock="calendar_syncs_due", name="reservation.calendar_syncs_due"
+)
+def calendar_syncs_due(timestamp: int) -> int:
+    """Every five minutes: queue a sync of each connection not tried for
+    CALENDAR_SYNC_INTERVAL_MINUTES."""
+    from reservation.services.external_calendars import calendar_syncs_due as due
+
+    return due(now=utcnow())

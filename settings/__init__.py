@@ -267,6 +267,17 @@ REMINDER_HTTP_TIMEOUT = env_int("REMINDER_HTTP_TIMEOUT", 10)
 # testing against a receiver on this machine only; never in production.
 REMINDER_ALLOW_PRIVATE_NETWORKS = env_bool("REMINDER_ALLOW_PRIVATE_NETWORKS", False)
 
+# External calendars (CalDAV accounts and .ics subscriptions) as busy time, with bookings
+# written back. Their passwords are encrypted at rest with Fernet keys: the first key of
+# CALENDAR_CREDENTIAL_KEYS encrypts, every key decrypts, so a key is rotated by putting the
+# new one first and running `manage.py calendar_credentials_rotate`. Unset, a key is derived
+# from SECRET_KEY (rotating SECRET_KEY then makes stored passwords unreadable: set this).
+CALENDAR_CREDENTIAL_KEYS = env_list("CALENDAR_CREDENTIAL_KEYS", "")
+CALENDAR_SYNC_INTERVAL_MINUTES = env_int("CALENDAR_SYNC_INTERVAL_MINUTES", 10)
+CALENDAR_HTTP_TIMEOUT = env_int("CALENDAR_HTTP_TIMEOUT", 15)
+CALENDAR_MAX_BYTES = env_int("CALENDAR_MAX_BYTES", 10 * 1024 * 1024)
+# The URLs are users': the same SSRF guard as reminders (REMINDER_ALLOW_PRIVATE_NETWORKS).
+
 STRAWBERRY_DJANGO = {
     "MUTATIONS_DEFAULT_HANDLE_ERRORS": True,
     "PAGINATION_MAX_LIMIT": 100,

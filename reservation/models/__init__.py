@@ -9,6 +9,16 @@ from .calendar import (
     ReminderDelivery,
 )
 from .event import CandidateSlot, Event, EventAccessToken, EventStatus, Participant, Vote
+from .external_calendar import (
+    CalendarConnection,
+    CalendarWriteback,
+    ConnectionKind,
+    ExternalBusy,
+    ExternalCalendar,
+    ExternalObject,
+    SyncState,
+    WritebackState,
+)
 from .notification import Notification
 from .persisted_query import PersistedQuery
 from .policy import BookingPolicy
@@ -22,14 +32,20 @@ __all__ = [
     "AuditEntry",
     "AvailabilityWindow",
     "BookingPolicy",
+    "CalendarConnection",
     "CalendarFeed",
+    "CalendarWriteback",
     "CandidateSlot",
     "Channel",
     "ChannelAddress",
     "Client",
+    "ConnectionKind",
     "Event",
     "EventAccessToken",
     "EventStatus",
+    "ExternalBusy",
+    "ExternalCalendar",
+    "ExternalObject",
     "Notification",
     "OccurrenceChange",
     "Participant",
@@ -39,8 +55,10 @@ __all__ = [
     "ReminderDelivery",
     "Reservation",
     "ReservationStatus",
+    "SyncState",
     "TimeOff",
     "User",
     "Vote",
     "WorkingHours",
+    "WritebackState",
 ]

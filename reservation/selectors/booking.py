@@ -13,6 +13,7 @@ from reservation.errors import DomainError, ErrorCode, NotFound
 from reservation.models import (
     AvailabilityWindow,
     BookingPolicy,
+    ExternalBusy,
     Provider,
     Reservation,
     ReservationStatus,
@@ -108,8 +109,8 @@ def provider_busy(
     end: datetime,
     exclude_reservation_id: int | None = None,
 ) -> list[Interval]:
-    """Times blocked by live reservations near [start, end) (widened by slot length and
-    buffers, so every reservation that could touch a slot in range is seen)."""
+    """Times blocked by live reservations and connected calendars near [start, end) (widened
+    by slot length and buffers, so everything that could touch a slot in range is seen)."""
     margin = policy.slot_length + policy.buffer_before + policy.buffer_after
     qs = Reservation.objects.filter(
         active_reservations(now=now),
@@ -119,7 +120,12 @@ def provider_busy(
     )
     if exclude_reservation_id is not None:
         qs = qs.exclude(pk=exclude_reservation_id)
-    return list(qs.values_list("start", "end"))
+    # Busy time copied from the provider's connected calendars blocks exactly like a
+    # booking; one statement for both.
+    external = ExternalBusy.objects.filter(
+        user_id=provider.user_id, end__gt=start - margin, start__lt=end + margin
+    ).values_list("start", "end")
+    return list(qs.values_list("start", "end").union(external, all=True))
 
 
 @dataclass(frozen=True, slots=True)

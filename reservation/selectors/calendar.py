@@ -27,6 +27,7 @@ from reservation.models import (
     WorkingHours,
 )
 from reservation.selectors.booking import active_reservations
+from reservation.selectors.external_calendars import external_busy_rows
 from reservation.slots import Interval, WeeklyHours
 from reservation.timezones import zone
 from reservation.validation import require_range
@@ -207,7 +208,8 @@ def _busy_by_user(
     *, users: Sequence[User], start: datetime, end: datetime, now: datetime
 ) -> dict[int, list[Interval]]:
     """{user id: busy intervals (unmerged, unclipped)}: occurrences of events they organise or
-    have not declined, live reservations as client or provider, and time off. Five queries."""
+    have not declined, live reservations as client or provider, time off and connected
+    calendars' busy time. Five queries."""
     ids = [u.pk for u in users]
     busy: dict[int, list[Interval]] = {pk: [] for pk in ids}
     attendance = _event_attendance(user_ids=ids, start=start, end=end, include_declined=False)
@@ -228,7 +230,9 @@ def _busy_by_user(
     time_off = TimeOff.objects.filter(user_id__in=ids, start__lt=end, end__gt=start).values_list(
         "user_id", "start", "end"
     )
-    for user_id, s, e in time_off:
+    # Busy time copied from connected calendars, in the same statement as time off.
+    external = external_busy_rows(user_ids=ids, start=start, end=end)
+    for user_id, s, e in time_off.union(external, all=True):
         busy[user_id].append((s, e))
     return busy
 

@@ -91,7 +91,8 @@ def reservation_notify(
 ) -> list[Notification]:
     """Tell a reservation's client and provider, each in their own time zone, that it was
     confirmed, cancelled or moved (`by` whom; `previous` is the old (start, end) of a move).
-    Runs in the caller's transaction; needs client.user and provider.user loaded."""
+    Also queues its write-back to the provider's connected calendar, if any. Runs in the
+    caller's transaction; needs client.user and provider.user loaded."""
     pending = []
     for recipient in _parties(reservation):
         subject, body = reservation_update(
@@ -107,6 +108,9 @@ def reservation_notify(
                 created_at=now,
             )
         )
+    from reservation.services.external_calendars import writeback_enqueue  # imports services
+
+    writeback_enqueue(reservation=reservation)
     return notification_enqueue_many(pending)
 
 
