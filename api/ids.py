@@ -15,10 +15,12 @@ from reservation.errors import NotFound
 _NOUNS = {
     "ApiToken": "API token",
     "AvailabilityWindow": "availability window",
+    "CalendarConnection": "calendar connection",
     "CalendarFeed": "calendar feed",
     "CandidateSlot": "candidate slot",
     "Event": "event",
     "EventAccessToken": "access token",
+    "ExternalCalendar": "calendar",
     "Provider": "provider",
     "Reservation": "reservation",
     "TimeOff": "time off",

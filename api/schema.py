@@ -11,6 +11,8 @@ from api.booking.mutations import BookingMutation
 from api.booking.queries import BookingQuery
 from api.calendar.mutations import CalendarMutation
 from api.calendar.queries import CalendarQuery
+from api.connections.mutations import ConnectionMutation
+from api.connections.queries import ConnectionQuery
 from api.errors import ErrorCodes
 from api.events.mutations import EventMutation
 from api.events.queries import EventQuery
@@ -24,7 +26,14 @@ from api.reminders.queries import ReminderQuery
 
 @strawberry.type(description="Read the calendar, slots, reservations, events and their history.")
 class Query(
-    AccountQuery, BookingQuery, AuditQuery, EventQuery, FeedQuery, CalendarQuery, ReminderQuery
+    AccountQuery,
+    BookingQuery,
+    AuditQuery,
+    EventQuery,
+    FeedQuery,
+    CalendarQuery,
+    ReminderQuery,
+    ConnectionQuery,
 ):
     # No generic `node(id:)` field: strawberry's resolves any ID with no visibility check
     # (anyone could read any reservation or user). Each type has its own checked field.
@@ -42,6 +51,7 @@ class Mutation(
     FeedMutation,
     CalendarMutation,
     ReminderMutation,
+    ConnectionMutation,
 ):
     pass
 

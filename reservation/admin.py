@@ -252,3 +252,19 @@ class ReminderDeliveryAdmin(ReadOnlyAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(models.CalendarConnection)
+class CalendarConnectionAdmin(ReadOnlyAdmin):
+    """Connected calendars and their sync state; the encrypted password is never shown."""
+
+    list_display = ("user", "kind", "url", "state", "last_synced_at", "last_error")
+    list_filter = ("kind", "state")
+    search_fields = ("user__email", "url")
+    exclude = ("secret",)
+
+
+@admin.register(models.CalendarWriteback)
+class CalendarWritebackAdmin(ReadOnlyAdmin):
+    list_display = ("reservation", "calendar", "uid", "state", "updated_at")
+    list_filter = ("state",)

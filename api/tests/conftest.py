@@ -29,6 +29,7 @@ from reservation.models import (
 )
 from reservation.services.accounts import api_token_create
 from reservation.services.events import SlotInput, event_notify, event_propose
+from reservation.tests.caldav_server import _loopback_allowed, radicale  # noqa: F401 - fixtures
 from reservation.tests.conftest import _empty_caches  # noqa: F401 - autouse, shared
 from reservation.tests.event_factories import deliver
 from reservation.tests.factories import (

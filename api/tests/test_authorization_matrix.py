@@ -25,17 +25,26 @@ from api.tests.conftest import gid, iso, latest_link, post_graphql, token_of
 from reservation.models import (
     ApiToken,
     AvailabilityWindow,
+    CalendarConnection,
     CalendarFeed,
     CandidateSlot,
     Event,
     EventAccessToken,
+    ExternalCalendar,
     Provider,
     Reservation,
     ReservationStatus,
     TimeOff,
     User,
 )
-from reservation.services import calendar, events, feeds, reminders, reservations
+from reservation.services import (
+    calendar,
+    events,
+    external_calendars,
+    feeds,
+    reminders,
+    reservations,
+)
 from reservation.services.accounts import api_token_create
 from reservation.services.events import SlotInput
 from reservation.tests.factories import (
@@ -77,6 +86,7 @@ class World:
     expired: EventAccessToken  # Cleo's link to `proposed`, expired
     bearer: dict[str, str | None]  # persona -> secret (None: anonymous)
     scheduled_link: str  # Quinn's link to `scheduled` (party_link on its operations)
+    connection: CalendarConnection  # Cleo's .ics subscription
 
 
 def mint_link(event: Event, email: str) -> str:
@@ -155,7 +165,9 @@ def build_world() -> World:
     spare_token, _ = api_token_create(actor=actor_for(cleo), name="spare")
     feed, _ = feeds.calendar_feed_create(actor=actor_for(cleo), now=NOW)
     reminders.channel_address_set(actor=actor_for(cleo), channel="TELEGRAM", address="12345678")
-
+    connection = external_calendars.calendar_connection_create(
+        actor=actor_for(cleo), kind="ICS", url="https://calendar.example.com/cleo.ics", now=NOW
+    )
     return World(
         provider=provider,
         cleo=cleo,
@@ -182,6 +194,7 @@ def build_world() -> World:
             "staff": token_of(root),
         },
         scheduled_link=scheduled_link,
+        connection=connection,
     )
 
 
@@ -460,6 +473,20 @@ QUERIES = [
         show=lambda data: data["totalCount"],
     ),
     Operation(
+        "calendarConnections",
+        "{ calendarConnections { totalCount } }",
+        none,
+        signed_in(EMPTY, owning_client=Sees(1)),
+        show=lambda data: data["totalCount"],
+    ),
+    Operation(
+        "calendarWritebackProblems",
+        "{ calendarWritebackProblems { uid } }",
+        none,
+        signed_in(EMPTY),
+        show=len,
+    ),
+    Operation(
         "occurrences",
         "query Q($start: DateTime!, $end: DateTime!) {"
         " occurrences(start: $start, end: $end) { items { title } } }",
@@ -659,6 +686,33 @@ MUTATIONS = [
     ),
     mutation("calendarFeedCreate", "", none, SIGNED_IN_OWN),
     mutation(
+        "calendarConnectionCreate",
+        'kind: ICS, url: "https://calendar.example.com/other.ics"',
+        none,
+        SIGNED_IN_OWN,
+    ),
+    mutation(
+        "externalCalendarUpdate",
+        "id: $id, busy: false",
+        lambda w: {"id": gid("ExternalCalendar", w.connection.calendars.get().pk)},
+        signed_in(NOT_FOUND, owning_client=OK),
+        declare="$id: ID!",
+    ),
+    mutation(
+        "calendarConnectionSync",
+        "id: $id",
+        lambda w: {"id": gid("CalendarConnection", w.connection.pk)},
+        signed_in(NOT_FOUND, owning_client=OK),
+        declare="$id: ID!",
+    ),
+    mutation(
+        "calendarConnectionDelete",
+        "id: $id",
+        lambda w: {"id": gid("CalendarConnection", w.connection.pk)},
+        signed_in(NOT_FOUND, owning_client=OK),
+        declare="$id: ID!",
+    ),
+    mutation(
         "calendarFeedRevoke",
         "id: $id",
         lambda w: {"id": gid("CalendarFeed", w.feed.pk)},
@@ -846,6 +900,9 @@ PROBES = [
     Probe("apiTokenRevoke", "ApiToken", ApiToken, own=sams_tokens),
     Probe("timeOffDelete", "TimeOff", TimeOff),
     Probe("calendarFeedRevoke", "CalendarFeed", CalendarFeed),
+    Probe("calendarConnectionSync", "CalendarConnection", CalendarConnection),
+    Probe("calendarConnectionDelete", "CalendarConnection", CalendarConnection),
+    Probe("externalCalendarUpdate", "ExternalCalendar", ExternalCalendar),
     Probe(
         "eventAccessTokenRevoke",
         "EventAccessToken",

@@ -539,3 +539,18 @@ def calendar_writeback(*, reservation_id: int, now: datetime | None = None) -> s
         raise
     record.save()
     return record.state
+
+
+def calendar_credentials_rotate() -> tuple[int, int]:
+    """Re-encrypt every stored password with the current key; (rotated, unreadable)."""
+    rotated = unreadable = 0
+    with transaction.atomic():
+        for connection in CalendarConnection.objects.select_for_update().exclude(secret=""):
+            try:
+                connection.secret = crypto.rotate(connection.secret)
+            except crypto.UnreadableSecret:
+                unreadable += 1
+                continue
+            connection.save(update_fields=["secret"])
+            rotated += 1
+    return rotated, unreadable

@@ -13,6 +13,8 @@ from django.core.cache import caches
 from django.db import connection
 from pytest_django import DjangoDbBlocker
 
+from reservation.tests.caldav_server import _loopback_allowed, radicale  # noqa: F401 - fixtures
+
 
 @pytest.fixture(autouse=True)
 def _empty_caches() -> None:

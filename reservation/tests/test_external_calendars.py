@@ -4,11 +4,7 @@ and free time through the one validation path; bookings are written back, moved 
 """
 
 import http.server
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -33,6 +29,7 @@ from reservation.selectors.booking import provider_slots
 from reservation.selectors.calendar import busy_intervals
 from reservation.services import external_calendars as service
 from reservation.services import reservations
+from reservation.tests.caldav_server import PASSWORD, USER, put, vevent
 from reservation.tests.factories import (
     NOW,
     actor_for,
@@ -43,53 +40,10 @@ from reservation.tests.factories import (
     rejected,
 )
 
-USER, PASSWORD = "coach", "app-password-1"
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.usefixtures("_loopback_allowed"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Radicale server on a free loopback port with one user; its base URL."""
-    folder = tmp_path_factory.mktemp("radicale")
-    port = _free_port()
-    (folder / "users").write_text(f"{USER}:{PASSWORD}\nother:other-password\n")
-    (folder / "config").write_text(
-        f"[server]\nhosts = 127.0.0.1:{port}\n"
-        f"[auth]\ntype = htpasswd\nhtpasswd_filename = {folder / 'users'}\n"
-        "htpasswd_encryption = plain\n"
-        f"[storage]\nfilesystem_folder = {folder / 'collections'}\n"
-        "[logging]\nlevel = warning\n"
-    )
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "radicale", "--config", str(folder / "config")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(10)
-
-
-@pytest.fixture
-def _loopback_allowed() -> Iterator[None]:
-    with override_settings(REMINDER_ALLOW_PRIVATE_NETWORKS=True):
-        yield
 
 
 _calendar_names = iter(range(1_000_000))
@@ -100,23 +54,6 @@ def dav_calendar(radicale: str) -> caldav.Calendar:
     """A fresh calendar of USER on the server (each test its own)."""
     client = caldav.DAVClient(url=radicale, username=USER, password=PASSWORD)
     return client.principal().make_calendar(name=f"Work {next(_calendar_names)}")
-
-
-def vevent(uid: str, start: str, end: str, *extra: str) -> str:
-    lines = "\r\n".join(extra)
-    return (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
-        f"UID:{uid}\r\nDTSTAMP:20300101T000000Z\r\nDTSTART:{start}\r\nDTEND:{end}\r\n"
-        f"SUMMARY:{uid}\r\n{lines + chr(13) + chr(10) if lines else ''}"
-        "END:VEVENT\r\nEND:VCALENDAR\r\n"
-    )
-
-
-def put(calendar: caldav.Calendar, uid: str, body: str) -> None:
-    response = calendar.client.put(
-        f"{calendar.url}{uid}.ics", body, {"Content-Type": "text/calendar"}
-    )
-    assert response.status in (201, 204), response.status
 
 
 def connect(provider_user, radicale: str) -> CalendarConnection:
@@ -512,3 +449,27 @@ def test_credentials_rotate_to_a_new_key() -> None:
         assert crypto.decrypt(rotated) == "s3cret"
         with pytest.raises(crypto.UnreadableSecret):
             crypto.decrypt(token)
+
+
+def test_the_rotate_command_re_encrypts_stored_passwords() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    old_key, new_key = (crypto.Fernet.generate_key().decode() for _ in range(2))
+    provider = make_provider()
+    with override_settings(CALENDAR_CREDENTIAL_KEYS=[old_key]):
+        connection = CalendarConnection.objects.create(
+            user=provider.user,
+            kind="CALDAV",
+            url="https://dav.example.com/",
+            username="u",
+            secret=crypto.encrypt("pw"),
+        )
+    out = StringIO()
+    with override_settings(CALENDAR_CREDENTIAL_KEYS=[new_key, old_key]):
+        call_command("calendar_credentials_rotate", stdout=out)
+    assert out.getvalue() == "rotated 1 calendar password(s)\n"
+    connection.refresh_from_db()
+    with override_settings(CALENDAR_CREDENTIAL_KEYS=[new_key]):
+        assert crypto.decrypt(connection.secret) == "pw"
