@@ -6,17 +6,18 @@ exclusion constraint `reservation_no_overlap` backs the check for whatever slips
 
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from reservation import slots
-from reservation.actors import SYSTEM, Actor, utcnow
+from reservation.actors import Actor, utcnow
 from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
 from reservation.models import Notification, Provider, Reservation, ReservationStatus
 from reservation.selectors.booking import SlotQuery, slot_query
 from reservation.selectors.reservations import reservation_visible_to, reservations_visible_to
-from reservation.services.audit import audit_record, audit_record_many
+from reservation.services import expiry
+from reservation.services.audit import audit_record
 from reservation.services.locks import lock_booking, lock_provider
-from reservation.services.notifications import reservation_notify, reservation_notify_expired
+from reservation.services.notifications import reservation_notify
 from reservation.validation import describe_duration, require_aware
 
 MAX_IDEMPOTENCY_KEY = 200
@@ -70,54 +71,18 @@ def _slot_taken(exc: IntegrityError) -> DomainError:
     raise exc
 
 
-# One statement; the subquery locks the rows in primary-key order, so two expiries of
-# overlapping sets (the periodic job and a booking, say) queue up instead of deadlocking.
-_EXPIRE_SQL = """
-    UPDATE reservation_reservation SET status = %s, updated_at = %s
-    WHERE id IN (
-        SELECT id FROM reservation_reservation
-        WHERE status = %s AND expires_at <= %s{scope}
-        ORDER BY id
-        FOR UPDATE
-    )
-    RETURNING id, expires_at
-"""
-
-
 def reservation_expire_due(
     *,
     now: datetime | None = None,
     provider_id: int | None = None,
     reservation_id: int | None = None,
 ) -> int:
-    """Mark every hold whose time ran out (of one provider, or just one reservation) as EXPIRED
-    (one UPDATE), auditing each as the system. Runs in the caller's transaction, or its own."""
-    now = now or utcnow()
-    scope = ""
-    params: list[object] = [ReservationStatus.EXPIRED, now, ReservationStatus.HELD, now]
-    if provider_id is not None:
-        scope += " AND provider_id = %s"
-        params.append(provider_id)
-    if reservation_id is not None:
-        scope += " AND id = %s"
-        params.append(reservation_id)
-    sql = _EXPIRE_SQL.format(scope=scope)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        audit_record_many(
-            actor=SYSTEM,
-            action="reservation.expire",
-            items=[
-                (Reservation(pk=pk), {"status": ReservationStatus.EXPIRED, "expires_at": exp})
-                for pk, exp in rows
-            ],
-            at=now,
-        )
-        # The client hears that the hold lapsed: one mail per expired row, in bulk.
-        reservation_notify_expired(reservation_ids=[pk for pk, _ in rows], now=now)
-    return len(rows)
+    """Mark every hold whose time ran out (of one provider, or just one reservation) as EXPIRED,
+    auditing each as the system and telling each client (services.expiry: set-based, batched
+    when unscoped). Scoped: in the caller's transaction. Returns how many expired."""
+    if provider_id is None and reservation_id is None:
+        return expiry.expire_sweep(now=now).expired
+    return expiry.expire_due(now=now, provider_id=provider_id, reservation_id=reservation_id)
 
 
 def reservation_create(

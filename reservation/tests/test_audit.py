@@ -203,11 +203,8 @@ ACTIONS: dict[str, tuple[object, str, Action]] = {
             actor=actor_for(w.client), reservation_id=w.confirmed.pk, start=at(8, 12), now=NOW
         ),
     ),
-    "reservation_expire_due": (
-        reservations,
-        "audit_record_many",
-        lambda w: reservations.reservation_expire_due(now=NOW),
-    ),
+    # reservation_expire_due writes its entries in the same SQL statement as the change:
+    # reservation/tests/test_expiry.py breaks the audit table under it instead.
 }
 
 
