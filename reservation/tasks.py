@@ -61,6 +61,15 @@ def send_notification(notification_id: int) -> str:
     return notification_send(notification_id=notification_id, now=utcnow())
 
 
+@app.task(queue="mail", name="reservation.defer_notification_sends", retry=MAIL_RETRY)
+def defer_notification_sends(notification_ids: list[int]) -> int:
+    """The expiry sweep's fan-out: defer one send_notification job per mail of a big batch
+    that is still PENDING (services.expiry). Returns how many were deferred."""
+    from reservation.services.expiry import expiry_mails_defer
+
+    return expiry_mails_defer(notification_ids=notification_ids)
+
+
 # Reminders: eight retries, 2 s after the first failure, then 14 s, 28 s, ... growing to about
 # 5 minutes; the last attempt runs about 13 minutes after the first (same formula as
 # MAIL_RETRY). A reminder much later than that is worth little.

@@ -19,6 +19,7 @@ from reservation.models import (
     Reservation,
     ReservationStatus,
 )
+from reservation.services import expiry
 from reservation.services.expiry import SweepResult, expire_sweep
 from reservation.services.reservations import reservation_expire_due
 from reservation.tests.factories import (
@@ -319,3 +320,26 @@ def test_two_sweeps_share_the_work_without_waiting_for_each_other() -> None:
     assert statuses() == {h.pk: HELD if h in locked else EXPIRED for h in holds}
     assert expire_sweep(now=NOW).expired == 2  # the rows freed are swept next time
     assert set(statuses().values()) == {EXPIRED}
+
+
+def test_a_big_batch_defers_one_fan_out_job_that_defers_the_mail_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(expiry, "DIRECT_MAIL_JOBS_MAX", 2)
+    provider, client = make_provider(), make_client()
+    lapsed_holds(3, provider=provider, client=client)
+
+    assert expire_sweep(now=NOW).expired == 3
+
+    notes = list(Notification.objects.order_by("id").values_list("pk", flat=True))
+    assert list(ProcrastinateJob.objects.values_list("queue_name", "task_name", "args")) == [
+        ("mail", "reservation.defer_notification_sends", {"notification_ids": notes})
+    ]
+    Notification.objects.filter(pk=notes[0]).update(status=Notification.Status.SENT, sent_at=NOW)
+
+    assert tasks.defer_notification_sends(notification_ids=notes) == 2
+
+    sends = ProcrastinateJob.objects.filter(task_name="reservation.send_notification")
+    assert list(sends.order_by("id").values_list("queue_name", "args", "status")) == [
+        ("mail", {"notification_id": pk}, "todo") for pk in notes[1:]
+    ]
