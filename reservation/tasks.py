@@ -11,7 +11,7 @@ from procrastinate.manager import JobManager
 from procrastinate.tasks import Task
 
 from reservation.actors import utcnow
-from reservation.services.expiry import expire_sweep
+from reservation.services.reservations import reservation_expire_sweep
 from reservation.signals import holds_expired
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def expire_holds(timestamp: int) -> int:
     meet, each skips the rows the other has locked. Listing and booking do not wait for this
     job: they already treat a lapsed hold as free.
     """
-    result = expire_sweep(now=utcnow(), max_seconds=EXPIRE_BUDGET_SECONDS)
+    result = reservation_expire_sweep(now=utcnow(), max_seconds=EXPIRE_BUDGET_SECONDS)
     holds_expired.send(sender=expire_holds, count=result.expired)
     if result.expired:
         logger.info(

@@ -16,14 +16,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def bench_url() -> str:
     """DATABASE_URL with `_bench` appended to the database name (the embedded one if unset)."""
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
-    os.environ.setdefault("DEBUG", "1")
     from urllib.parse import urlsplit, urlunsplit
 
-    import settings
-
-    url = os.environ.get("DATABASE_URL") or settings.EMBEDDED_DATABASE_URL
+    # Not `import settings`: it must first be imported (by django.setup) with the new URL.
+    embedded = f"postgresql://postgres@/postgres?host={ROOT / '.local' / 'pg'}"
+    url = os.environ.get("DATABASE_URL") or embedded
     parts = urlsplit(url)
     name = parts.path.lstrip("/") or "postgres"
     if name.endswith("_bench"):
@@ -48,6 +45,9 @@ def use_bench_database() -> str:
     os.environ["DATABASE_STATEMENT_TIMEOUT_MS"] = os.environ.get(
         "DATABASE_STATEMENT_TIMEOUT_MS", "5000"
     )
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
+    os.environ.setdefault("DEBUG", "1")
     import django
 
     django.setup()

@@ -177,7 +177,7 @@ ACTIONS: dict[str, tuple[object, str, Action]] = {
     ),
     "reservation_create": (
         reservations,
-        "audit_record",
+        "audit_entry",  # built in the transaction, written in the INSERT of the hold
         lambda w: reservations.reservation_create(
             actor=actor_for(w.client), provider_id=w.provider.pk, start=at(8, 12), now=NOW
         ),
