@@ -11,26 +11,37 @@ from procrastinate.manager import JobManager
 from procrastinate.tasks import Task
 
 from reservation.actors import utcnow
-from reservation.services.reservations import reservation_expire_due
+from reservation.services.reservations import reservation_expire_sweep
 from reservation.signals import holds_expired
 
 logger = logging.getLogger(__name__)
 
 
+# The sweep stops starting batches after this long, well before the next tick: a backlog is
+# finished by the following runs, batch by batch (each batch commits on its own).
+EXPIRE_BUDGET_SECONDS = 45
+
+
 @app.periodic(cron="* * * * *", periodic_id="expire_holds")
 @app.task(queue="maintenance", queueing_lock="expire_holds", name="reservation.expire_holds")
 def expire_holds(timestamp: int) -> int:
-    """Every minute: turn holds whose time ran out into EXPIRED, in one set-based update.
+    """Every minute: turn holds whose time ran out into EXPIRED, in batches (services.expiry).
 
     Procrastinate defers each period once however many workers run, and the queueing lock
-    keeps a late tick from stacking a second run behind a slow one. Listing and booking do not
-    wait for this job: they already treat a lapsed hold as free.
+    keeps a late tick from stacking a second run behind a slow one; should two sweeps still
+    meet, each skips the rows the other has locked. Listing and booking do not wait for this
+    job: they already treat a lapsed hold as free.
     """
-    expired = reservation_expire_due(now=utcnow())
-    holds_expired.send(sender=expire_holds, count=expired)
-    if expired:
-        logger.info("expired %d holds", expired)
-    return expired
+    result = reservation_expire_sweep(now=utcnow(), max_seconds=EXPIRE_BUDGET_SECONDS)
+    holds_expired.send(sender=expire_holds, count=result.expired)
+    if result.expired:
+        logger.info(
+            "expired %d holds in %d batches%s",
+            result.expired,
+            result.batches,
+            "" if result.finished else " (time budget used up; the next run continues)",
+        )
+    return result.expired
 
 
 # Ten retries, 2 s after the first failure, then waits growing to about 21 minutes: the last
@@ -48,6 +59,15 @@ def send_notification(notification_id: int) -> str:
     from reservation.services.mail import notification_send
 
     return notification_send(notification_id=notification_id, now=utcnow())
+
+
+@app.task(queue="mail", name="reservation.defer_notification_sends", retry=MAIL_RETRY)
+def defer_notification_sends(notification_ids: list[int]) -> int:
+    """The expiry sweep's fan-out: defer one send_notification job per mail of a big batch
+    that is still PENDING (services.expiry). Returns how many were deferred."""
+    from reservation.services.expiry import expiry_mails_defer
+
+    return expiry_mails_defer(notification_ids=notification_ids)
 
 
 # Reminders: eight retries, 2 s after the first failure, then 14 s, 28 s, ... growing to about

@@ -54,6 +54,13 @@ class Reservation(models.Model):
                 condition=models.Q(status="HELD"),
                 name="reservation_held_expiry",
             ),
+            # The expiry sweep walks the HELD rows in id order, resuming after its last batch.
+            models.Index(
+                fields=["id"],
+                include=["expires_at"],
+                condition=models.Q(status="HELD"),
+                name="reservation_held_sweep",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

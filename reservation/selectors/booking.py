@@ -2,9 +2,11 @@
 bookable slots. `available_slots` is the single validation path: reservation services accept
 a start exactly when it would list it."""
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from reservation import slots
@@ -130,12 +132,80 @@ def provider_busy(
 
 @dataclass(frozen=True, slots=True)
 class SlotQuery:
-    """Everything the pure slot function needs, gathered in a bounded number of queries."""
+    """Everything the pure slot function needs, gathered in one SQL statement; for a booking
+    also what the checks of the client need."""
 
     availability: list[Interval]
     busy: list[Interval]
     rules: SlotRules
     policy: BookingPolicy
+    lapsed: int = 0  # lapsed holds near the range, still HELD (not busy)
+    client_holds: int = 0  # the booking client's live holds
+    earlier_id: int | None = None  # their reservation made with the same idempotency key
+
+
+# The policy, the availability inputs and the busy time in one round trip: a booking runs
+# this under the provider's lock, and every statement there is time the lock is held.
+# Rows: P (the policy as JSON), W (window), H (weekly hours), O (time off), B (busy), L (a
+# lapsed hold in the range: not busy, but in the exclusion constraint's way until expired),
+# and for a booking C: the client's live holds and the reservation of their idempotency key.
+# The busy part is written to use the exclusion constraint's GiST index
+# (reservation_no_overlap: provider as a one-point int8range, and the period), so a
+# provider's years of history are never read: only rows whose period meets the range.
+_SLOT_DATA_SQL = """
+WITH pol AS (
+    SELECT * FROM reservation_bookingpolicy
+    WHERE provider_id = %(provider)s OR provider_id IS NULL
+    ORDER BY provider_id NULLS LAST
+    LIMIT 1
+), bounds AS (
+    SELECT
+        %(now)s::timestamptz + make_interval(
+            days => coalesce((SELECT horizon_days FROM pol), %(horizon_days)s) + 1,
+            mins => coalesce((SELECT slot_length_minutes FROM pol), %(slot_minutes)s)
+        ) AS span_end,
+        make_interval(mins => coalesce(
+            (SELECT slot_length_minutes + buffer_before_minutes + buffer_after_minutes FROM pol),
+            %(margin_minutes)s
+        )) AS margin
+)
+SELECT 'P', NULL::timestamptz, NULL::timestamptz, NULL::integer, NULL::time, NULL::time,
+    row_to_json(pol)::text
+FROM pol
+UNION ALL
+SELECT 'W', w.start, w."end", NULL, NULL, NULL, NULL
+FROM reservation_availabilitywindow AS w, bounds
+WHERE w.provider_id = %(provider)s AND w."end" > %(span_start)s AND w.start < bounds.span_end
+UNION ALL
+SELECT 'H', NULL, NULL, h.weekday, h.start, h."end", NULL
+FROM reservation_workinghours AS h
+WHERE h.user_id = %(user)s
+UNION ALL
+SELECT 'O', t.start, t."end", NULL, NULL, NULL, NULL
+FROM reservation_timeoff AS t, bounds
+WHERE t.user_id = %(user)s AND t."end" > %(span_start)s AND t.start < bounds.span_end
+UNION ALL
+SELECT CASE WHEN r.status = 'CONFIRMED' OR r.expires_at > %(now)s THEN 'B' ELSE 'L' END,
+    r.start, r."end", NULL, NULL, NULL, NULL
+FROM reservation_reservation AS r, bounds
+WHERE int8range(r.provider_id, r.provider_id, '[]') = int8range(%(provider)s, %(provider)s, '[]')
+    AND tstzrange(r.start, r."end", '[)')
+        && tstzrange(%(start)s - bounds.margin, %(end)s + bounds.margin, '[)')
+    AND r.status IN ('HELD', 'CONFIRMED')
+    AND r.id <> %(exclude)s
+UNION ALL
+SELECT 'C', NULL, NULL,
+    (SELECT count(*) FROM reservation_reservation
+     WHERE client_id = %(client)s AND status = 'HELD' AND expires_at > %(now)s)::integer,
+    NULL, NULL,
+    (SELECT id::text FROM reservation_reservation
+     WHERE client_id = %(client)s AND idempotency_key = %(key)s AND idempotency_key <> '')
+WHERE %(client)s::bigint IS NOT NULL
+"""
+
+_POLICY_FIELDS = frozenset(
+    f.attname for f in BookingPolicy._meta.concrete_fields if f.attname != "updated_at"
+)
 
 
 def slot_query(
@@ -145,20 +215,74 @@ def slot_query(
     end: datetime,
     now: datetime,
     exclude_reservation_id: int | None = None,
+    client_id: int | None = None,
+    idempotency_key: str = "",
 ) -> SlotQuery:
-    policy = policy_for(provider=provider)
-    return SlotQuery(
-        availability=provider_availability(provider=provider, policy=policy, now=now),
-        busy=provider_busy(
-            provider=provider,
-            policy=policy,
-            now=now,
-            start=start,
-            end=end,
-            exclude_reservation_id=exclude_reservation_id,
+    """The policy in force (policy_for), the availability over the fixed span
+    (provider_availability) and the busy time near [start, end) (provider_busy), in one
+    statement; with `client_id`, also that client's live holds and the reservation they made
+    with `idempotency_key`. Needs provider.user loaded."""
+    defaults = BookingPolicy()
+    span_start, _ = availability_span(provider=provider, policy=defaults, now=now)
+    params = {
+        "provider": provider.pk,
+        "user": provider.user_id,
+        "now": now,
+        "start": start,
+        "end": end,
+        "span_start": span_start,
+        "exclude": exclude_reservation_id or 0,
+        "client": client_id,
+        "key": idempotency_key,
+        "horizon_days": defaults.horizon_days,
+        "slot_minutes": defaults.slot_length_minutes,
+        "margin_minutes": (
+            defaults.slot_length_minutes
+            + defaults.buffer_before_minutes
+            + defaults.buffer_after_minutes
         ),
+    }
+    policy = defaults
+    windows: list[Interval] = []
+    weekly: list[WeeklyHours] = []
+    time_off: list[Interval] = []
+    busy: list[Interval] = []
+    lapsed = client_holds = 0
+    earlier_id = None
+    with connection.cursor() as cursor:
+        cursor.execute(_SLOT_DATA_SQL, params)
+        for kind, a, b, weekday, t1, t2, extra in cursor.fetchall():
+            if kind == "B":
+                busy.append((a, b))
+            elif kind == "W":
+                windows.append((a, b))
+            elif kind == "O":
+                time_off.append((a, b))
+            elif kind == "H":
+                weekly.append(WeeklyHours(weekday=weekday, start=t1, end=t2))
+            elif kind == "L":
+                lapsed += 1
+            elif kind == "C":
+                client_holds, earlier_id = weekday, int(extra) if extra else None
+            else:
+                fields = json.loads(extra)
+                policy = BookingPolicy(**{k: v for k, v in fields.items() if k in _POLICY_FIELDS})
+    span_start, span_end = availability_span(provider=provider, policy=policy, now=now)
+    return SlotQuery(
+        availability=slots.availability(
+            windows=windows,
+            weekly=weekly,
+            tz=zone(provider.user.time_zone),
+            time_off=time_off,
+            start=span_start,
+            end=span_end,
+        ),
+        busy=busy,
         rules=slot_rules(policy),
         policy=policy,
+        lapsed=lapsed,
+        client_holds=client_holds,
+        earlier_id=earlier_id,
     )
 
 

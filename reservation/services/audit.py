@@ -37,6 +37,14 @@ def _entry(
     )
 
 
+def audit_entry(
+    *, actor: Actor, action: str, subject: Any, changes: dict[str, Any], at: datetime
+) -> AuditEntry:
+    """The entry `audit_record` would write, unsaved: for a caller that INSERTs it in the same
+    statement as the change it records."""
+    return _entry(actor=actor, action=action, subject=subject, changes=changes, at=at)
+
+
 def audit_record(
     *, actor: Actor, action: str, subject: Any, changes: dict[str, Any], at: datetime
 ) -> AuditEntry:

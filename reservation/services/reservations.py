@@ -4,19 +4,22 @@ Every write takes the provider's lock (services.locks) before it checks anything
 exclusion constraint `reservation_no_overlap` backs the check for whatever slips past it.
 """
 
+import json
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from reservation import slots
-from reservation.actors import SYSTEM, Actor, utcnow
+from reservation.actors import Actor, utcnow
 from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
 from reservation.models import Notification, Provider, Reservation, ReservationStatus
 from reservation.selectors.booking import SlotQuery, slot_query
 from reservation.selectors.reservations import reservation_visible_to, reservations_visible_to
-from reservation.services.audit import audit_record, audit_record_many
+from reservation.services import expiry
+from reservation.services.audit import audit_entry, audit_record
 from reservation.services.locks import lock_booking, lock_provider
-from reservation.services.notifications import reservation_notify, reservation_notify_expired
+from reservation.services.notifications import reservation_notify
 from reservation.validation import describe_duration, require_aware
 
 MAX_IDEMPOTENCY_KEY = 200
@@ -32,13 +35,6 @@ def _snapshot(r: Reservation) -> dict[str, object]:
         "status": r.status,
         "expires_at": r.expires_at,
     }
-
-
-def _active_provider(provider_id: int) -> Provider:
-    provider = Provider.objects.filter(pk=provider_id, is_active=True).only("pk").first()
-    if provider is None:
-        raise NotFound("No such provider.")
-    return provider
 
 
 def _check_bookable(*, query: SlotQuery, start: datetime, now: datetime) -> None:
@@ -70,18 +66,8 @@ def _slot_taken(exc: IntegrityError) -> DomainError:
     raise exc
 
 
-# One statement; the subquery locks the rows in primary-key order, so two expiries of
-# overlapping sets (the periodic job and a booking, say) queue up instead of deadlocking.
-_EXPIRE_SQL = """
-    UPDATE reservation_reservation SET status = %s, updated_at = %s
-    WHERE id IN (
-        SELECT id FROM reservation_reservation
-        WHERE status = %s AND expires_at <= %s{scope}
-        ORDER BY id
-        FOR UPDATE
-    )
-    RETURNING id, expires_at
-"""
+# The periodic job's sweep: batched, SKIP LOCKED, resumable (see services.expiry).
+reservation_expire_sweep = expiry.expire_sweep
 
 
 def reservation_expire_due(
@@ -90,34 +76,71 @@ def reservation_expire_due(
     provider_id: int | None = None,
     reservation_id: int | None = None,
 ) -> int:
-    """Mark every hold whose time ran out (of one provider, or just one reservation) as EXPIRED
-    (one UPDATE), auditing each as the system. Runs in the caller's transaction, or its own."""
-    now = now or utcnow()
-    scope = ""
-    params: list[object] = [ReservationStatus.EXPIRED, now, ReservationStatus.HELD, now]
-    if provider_id is not None:
-        scope += " AND provider_id = %s"
-        params.append(provider_id)
-    if reservation_id is not None:
-        scope += " AND id = %s"
-        params.append(reservation_id)
-    sql = _EXPIRE_SQL.format(scope=scope)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        audit_record_many(
-            actor=SYSTEM,
-            action="reservation.expire",
-            items=[
-                (Reservation(pk=pk), {"status": ReservationStatus.EXPIRED, "expires_at": exp})
-                for pk, exp in rows
-            ],
-            at=now,
+    """Mark every hold whose time ran out (of one provider, or just one reservation) as EXPIRED,
+    auditing each as the system and telling each client (services.expiry: set-based, batched
+    when unscoped). Scoped: in the caller's transaction. Returns how many expired."""
+    if provider_id is None and reservation_id is None:
+        return expiry.expire_sweep(now=now).expired
+    return expiry.expire_due(now=now, provider_id=provider_id, reservation_id=reservation_id)
+
+
+# The hold and its audit entry in one statement (one round trip fewer under the locks).
+_INSERT_HOLD_SQL = """
+WITH held AS (
+    INSERT INTO reservation_reservation (provider_id, client_id, start, "end", status,
+        expires_at, idempotency_key, cancel_reason, created_at, updated_at)
+    VALUES (%(provider)s, %(client)s, %(start)s, %(end)s, %(status)s, %(expires_at)s,
+        %(key)s, '', %(written)s, %(written)s)
+    RETURNING id
+), audited AS (
+    INSERT INTO reservation_auditentry (at, actor_kind, actor_user_id, actor_token_id,
+        actor_access_token_id, action, subject_type, subject_id, changes)
+    SELECT %(at)s, %(actor_kind)s, %(actor_user)s, %(actor_token)s, %(actor_access_token)s,
+        %(action)s, %(subject_type)s, held.id, %(changes)s::jsonb
+    FROM held
+)
+SELECT id FROM held
+"""
+
+
+def _insert_hold(*, actor: Actor, reservation: Reservation, now: datetime) -> Reservation:
+    """INSERT the unsaved `reservation` and its `reservation.create` audit entry (as
+    services.audit writes it) in one statement; returns it saved."""
+    entry = audit_entry(
+        actor=actor,
+        action="reservation.create",
+        subject=reservation,
+        changes=_snapshot(reservation),
+        at=now,
+    )
+    written = timezone.now()  # what auto_now(_add) would store
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_HOLD_SQL,
+            {
+                "provider": reservation.provider_id,
+                "client": reservation.client_id,
+                "start": reservation.start,
+                "end": reservation.end,
+                "status": reservation.status,
+                "expires_at": reservation.expires_at,
+                "key": reservation.idempotency_key,
+                "written": written,
+                "at": entry.at,
+                "actor_kind": entry.actor_kind,
+                "actor_user": entry.actor_user_id,
+                "actor_token": entry.actor_token_id,
+                "actor_access_token": entry.actor_access_token_id,
+                "action": entry.action,
+                "subject_type": entry.subject_type,
+                "changes": json.dumps(entry.changes),
+            },
         )
-        # The client hears that the hold lapsed: one mail per expired row, in bulk.
-        reservation_notify_expired(reservation_ids=[pk for pk, _ in rows], now=now)
-    return len(rows)
+        (reservation.pk,) = cursor.fetchone()
+    reservation.created_at = reservation.updated_at = written
+    reservation._state.adding = False
+    reservation._state.db = connection.alias
+    return reservation
 
 
 def reservation_create(
@@ -131,7 +154,9 @@ def reservation_create(
     """Hold a slot for the acting client until now + hold time.
 
     Accepts exactly the starts `available_slots` lists at `now`. A repeated call with the same
-    idempotency key returns the first reservation unchanged.
+    idempotency key returns the first reservation unchanged. Five SQL statements in its
+    transaction: two locks, the slot data (with the client's holds), the insert with its
+    audit entry; a sixth expires the provider's lapsed holds when one is in the way.
     """
     now = now or utcnow()
     client = actor.require_client()
@@ -142,16 +167,27 @@ def reservation_create(
             "idempotencyKey is too long (200 at most).",
             field="idempotencyKey",
         )
-    _active_provider(provider_id)
-    with transaction.atomic(durable=True):
-        provider, client = lock_booking(provider_id=provider_id, client_id=client.pk)
-        if not provider.is_active:  # retired since the look above
-            raise NotFound("No such provider.")
-        if idempotency_key:
-            earlier = Reservation.objects.filter(
-                client=client, idempotency_key=idempotency_key
-            ).first()
-            if earlier is not None:
+    try:
+        with transaction.atomic(durable=True):
+            try:
+                provider, client = lock_booking(provider_id=provider_id, client_id=client.pk)
+            except Provider.DoesNotExist:
+                raise NotFound("No such provider.") from None
+            if not provider.is_active:
+                raise NotFound("No such provider.")
+            # The single validation path: what the listing offers at `now`, and the client.
+            query = slot_query(
+                provider=provider,
+                start=start,
+                end=start,
+                now=now,
+                client_id=client.pk,
+                idempotency_key=idempotency_key,
+            )
+            if query.earlier_id is not None:
+                earlier = Reservation.objects.select_related("provider__user", "client__user").get(
+                    pk=query.earlier_id
+                )
                 if earlier.provider_id != provider.pk or earlier.start != start:
                     raise DomainError(
                         ErrorCode.IDEMPOTENCY_KEY_REUSED,
@@ -159,20 +195,20 @@ def reservation_create(
                         field="idempotencyKey",
                     )
                 return earlier
-        reservation_expire_due(now=now, provider_id=provider.pk)
-        query = slot_query(provider=provider, start=start, end=start, now=now)
-        _check_bookable(query=query, start=start, now=now)
-        held = Reservation.objects.filter(
-            client=client, status=ReservationStatus.HELD, expires_at__gt=now
-        ).count()
-        if held >= query.policy.max_active_holds:
-            raise DomainError(
-                ErrorCode.HOLD_LIMIT_REACHED,
-                f"You already hold {held} unconfirmed slots; confirm or cancel one first.",
-            )
-        try:
-            with transaction.atomic():
-                reservation = Reservation.objects.create(
+            _check_bookable(query=query, start=start, now=now)
+            if query.client_holds >= query.policy.max_active_holds:
+                raise DomainError(
+                    ErrorCode.HOLD_LIMIT_REACHED,
+                    f"You already hold {query.client_holds} unconfirmed slots; "
+                    "confirm or cancel one first.",
+                )
+            if query.lapsed:
+                # The exclusion constraint cannot see the clock: lapsed holds near the slot
+                # must be EXPIRED before the insert (with their audit entries and mails).
+                expiry.expire_due(now=now, provider_id=provider.pk)
+            return _insert_hold(
+                actor=actor,
+                reservation=Reservation(
                     provider=provider,
                     client=client,
                     start=start,
@@ -180,17 +216,11 @@ def reservation_create(
                     status=ReservationStatus.HELD,
                     expires_at=now + query.policy.hold_time,
                     idempotency_key=idempotency_key,
-                )
-        except IntegrityError as exc:
-            raise _slot_taken(exc) from exc
-        audit_record(
-            actor=actor,
-            action="reservation.create",
-            subject=reservation,
-            changes=_snapshot(reservation),
-            at=now,
-        )
-    return reservation
+                ),
+                now=now,
+            )
+    except IntegrityError as exc:  # the whole transaction is gone: nothing was written
+        raise _slot_taken(exc) from exc
 
 
 def _locked_visible(*, actor: Actor, reservation_id: int) -> Reservation:

@@ -177,7 +177,7 @@ ACTIONS: dict[str, tuple[object, str, Action]] = {
     ),
     "reservation_create": (
         reservations,
-        "audit_record",
+        "audit_entry",  # built in the transaction, written in the INSERT of the hold
         lambda w: reservations.reservation_create(
             actor=actor_for(w.client), provider_id=w.provider.pk, start=at(8, 12), now=NOW
         ),
@@ -203,11 +203,8 @@ ACTIONS: dict[str, tuple[object, str, Action]] = {
             actor=actor_for(w.client), reservation_id=w.confirmed.pk, start=at(8, 12), now=NOW
         ),
     ),
-    "reservation_expire_due": (
-        reservations,
-        "audit_record_many",
-        lambda w: reservations.reservation_expire_due(now=NOW),
-    ),
+    # reservation_expire_due writes its entries in the same SQL statement as the change:
+    # reservation/tests/test_expiry.py breaks the audit table under it instead.
 }
 
 

@@ -1,14 +1,26 @@
 """Turning lapsed holds into EXPIRED: the service and the periodic Procrastinate task."""
 
+import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from procrastinate.contrib.django import app
+from procrastinate.contrib.django.models import ProcrastinateJob
 
 from reservation import tasks
-from reservation.models import AuditEntry, Client, Provider, Reservation, ReservationStatus
+from reservation.models import (
+    AuditEntry,
+    Client,
+    Notification,
+    Provider,
+    Reservation,
+    ReservationStatus,
+)
+from reservation.services import expiry
+from reservation.services.expiry import SweepResult, expire_sweep
 from reservation.services.reservations import reservation_expire_due
 from reservation.tests.factories import (
     NOW,
@@ -76,9 +88,10 @@ def test_expire_due_marks_only_lapsed_holds_in_one_update() -> None:
         rows["cancelled"].pk: CANCELLED,
         rows["expired_before"].pk: EXPIRED,
     }
-    writes = [q["sql"].split()[0] for q in queries if q["sql"].split()[0] in {"UPDATE", "INSERT"}]
-    # One set-based UPDATE; one bulk INSERT of the audit, one of the clients' notifications
-    assert writes == ["UPDATE", "INSERT", "INSERT"]
+    # One statement does it all (mark, audit, mails, their jobs); plus the end-of-sweep check.
+    sweeps = [q["sql"] for q in queries if q["sql"].lstrip().startswith("WITH due AS")]
+    assert len(sweeps) == 1
+    assert "SKIP LOCKED" in sweeps[0]
     assert sorted(audit_trail()) == [
         ("reservation.expire", "reservation", lapsed.pk, "SYSTEM"),
         ("reservation.expire", "reservation", lapsing.pk, "SYSTEM"),
@@ -149,3 +162,184 @@ def test_expire_holds_runs_every_minute_on_the_procrastinate_app() -> None:
         "maintenance",
         "expire_holds",
     )
+
+
+# --- The set-based sweep (services.expiry) ---------------------------------------------------
+
+
+def lapsed_holds(count: int, *, provider: Provider, client: Client) -> list[Reservation]:
+    return [
+        make_reservation(
+            provider=provider,
+            client=client,
+            start=at(8, 0) + index * HOUR,
+            status=HELD,
+            expires_at=NOW - MINUTE,
+        )
+        for index in range(count)
+    ]
+
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("client_zone", "display_name", "expires_at"),
+    [
+        ("Europe/Berlin", "Dr Pat", NOW - MINUTE),
+        ("America/St_Johns", "", NOW - timedelta(microseconds=1500)),  # half-hour zone, ms
+        ("Asia/Kathmandu", 'Ö\'Brien, "Ltd"', NOW - timedelta(microseconds=3)),  # 0 ms
+        ("", "Dr Pat", NOW),  # no zone: UTC
+        ("Not/AZone", "Dr Pat", NOW),  # unknown to both: UTC, labelled with the stored name
+    ],
+)
+def test_the_sql_writes_the_mail_and_audit_entry_python_would(
+    client_zone: str, display_name: str, expires_at: datetime
+) -> None:
+    from reservation.notify_text import reservation_update
+    from reservation.services.audit import _jsonable
+
+    provider = make_provider(email="pat@example.com", time_zone="Asia/Tokyo")
+    Provider.objects.filter(pk=provider.pk).update(display_name=display_name)
+    client = make_client(time_zone=client_zone)
+    hold = make_reservation(
+        provider=provider,
+        client=client,
+        start=at(8, 10, 30),
+        length=timedelta(minutes=45),
+        status=HELD,
+        expires_at=expires_at,
+    )
+
+    assert reservation_expire_due(now=NOW) == 1
+
+    hold = Reservation.objects.select_related("client__user", "provider__user").get(pk=hold.pk)
+    note = Notification.objects.get()
+    assert (note.kind, note.recipient_id, note.reservation_id, note.status, note.created_at) == (
+        Notification.Kind.RESERVATION_EXPIRED,
+        client.user_id,
+        hold.pk,
+        Notification.Status.PENDING,
+        NOW,
+    )
+    assert (note.subject, note.body) == reservation_update(
+        reservation=hold, recipient=client.user, kind=Notification.Kind.RESERVATION_EXPIRED
+    )
+    entry = AuditEntry.objects.get()
+    assert entry.changes == _jsonable({"status": "EXPIRED", "expires_at": expires_at})
+    assert list(ProcrastinateJob.objects.values_list("task_name", "args", "status")) == [
+        ("reservation.send_notification", {"notification_id": note.pk}, "todo")
+    ]
+
+
+def test_the_sweep_works_in_batches_and_each_row_once() -> None:
+    provider, client = make_provider(), make_client()
+    holds = lapsed_holds(5, provider=provider, client=client)
+    live = make_reservation(provider=provider, client=client, start=at(9, 9), status=HELD)
+
+    with CaptureQueriesContext(connection) as queries:
+        result = expire_sweep(now=NOW, batch=2)
+
+    assert result == SweepResult(expired=5, batches=3, finished=True)
+    batches = [q["sql"] for q in queries if q["sql"].lstrip().startswith("WITH due AS")]
+    assert len(batches) == 3
+    assert statuses() == {**{h.pk: EXPIRED for h in holds}, live.pk: HELD}
+    assert sorted(AuditEntry.objects.values_list("subject_id", flat=True)) == [h.pk for h in holds]
+    assert sorted(Notification.objects.values_list("reservation_id", flat=True)) == [
+        h.pk for h in holds
+    ]
+    notes = sorted(Notification.objects.values_list("pk", flat=True))
+    assert sorted(ProcrastinateJob.objects.values_list("args__notification_id", flat=True)) == notes
+    assert expire_sweep(now=NOW, batch=2) == SweepResult(expired=0, batches=1, finished=True)
+
+
+def test_a_sweep_out_of_time_stops_between_batches_and_the_next_resumes() -> None:
+    provider, client = make_provider(), make_client()
+    holds = lapsed_holds(5, provider=provider, client=client)
+
+    first = expire_sweep(now=NOW, batch=2, max_seconds=0)
+
+    assert first == SweepResult(expired=2, batches=1, finished=False)
+    assert [s for _, s in sorted(statuses().items())] == [EXPIRED] * 2 + [HELD] * 3
+    second = expire_sweep(now=NOW, batch=2)
+    assert second == SweepResult(expired=3, batches=2, finished=True)
+    assert set(statuses().values()) == {EXPIRED}
+    assert AuditEntry.objects.count() == Notification.objects.count() == len(holds)
+
+
+def test_a_batch_that_fails_leaves_nothing_behind() -> None:
+    provider, client = make_provider(), make_client()
+    holds = lapsed_holds(3, provider=provider, client=client)
+    with connection.cursor() as cursor:  # rolled back with the test's transaction
+        cursor.execute(
+            "ALTER TABLE reservation_auditentry ADD CONSTRAINT no_expiry_audit "
+            "CHECK (action <> 'reservation.expire') NOT VALID"
+        )
+
+    with pytest.raises(IntegrityError, match="no_expiry_audit"):
+        expire_sweep(now=NOW)
+
+    assert statuses() == {h.pk: HELD for h in holds}
+    assert (Notification.objects.count(), ProcrastinateJob.objects.count()) == (0, 0)
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_share_the_work_without_waiting_for_each_other() -> None:
+    provider, client = make_provider(), make_client()
+    holds = lapsed_holds(6, provider=provider, client=client)
+    locked = holds[:2]
+    ready, release = threading.Event(), threading.Event()
+
+    def other_sweep_mid_batch() -> None:  # holds its batch's row locks until told to go
+        try:
+            with transaction.atomic():
+                list(
+                    Reservation.objects.select_for_update()
+                    .filter(pk__in=[h.pk for h in locked])
+                    .values_list("pk")
+                )
+                ready.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_sweep_mid_batch)
+    thread.start()
+    try:
+        assert ready.wait(timeout=30)
+        started = time.monotonic()
+        result = expire_sweep(now=NOW, batch=10)
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        thread.join(timeout=30)
+
+    assert waited < 5  # it skipped the locked rows instead of waiting for them
+    assert result == SweepResult(expired=4, batches=1, finished=True)
+    assert statuses() == {h.pk: HELD if h in locked else EXPIRED for h in holds}
+    assert expire_sweep(now=NOW).expired == 2  # the rows freed are swept next time
+    assert set(statuses().values()) == {EXPIRED}
+
+
+def test_a_big_batch_defers_one_fan_out_job_that_defers_the_mail_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(expiry, "DIRECT_MAIL_JOBS_MAX", 2)
+    provider, client = make_provider(), make_client()
+    lapsed_holds(3, provider=provider, client=client)
+
+    assert expire_sweep(now=NOW).expired == 3
+
+    notes = list(Notification.objects.order_by("id").values_list("pk", flat=True))
+    assert list(ProcrastinateJob.objects.values_list("queue_name", "task_name", "args")) == [
+        ("mail", "reservation.defer_notification_sends", {"notification_ids": notes})
+    ]
+    Notification.objects.filter(pk=notes[0]).update(status=Notification.Status.SENT, sent_at=NOW)
+
+    assert tasks.defer_notification_sends(notification_ids=notes) == 2
+
+    sends = ProcrastinateJob.objects.filter(task_name="reservation.send_notification")
+    assert list(sends.order_by("id").values_list("queue_name", "args", "status")) == [
+        ("mail", {"notification_id": pk}, "todo") for pk in notes[1:]
+    ]

@@ -744,12 +744,11 @@ def test_reschedule_with_a_retired_provider_is_not_found_like_a_new_booking(
 
 
 def test_create_checks_the_provider_is_active_under_its_lock(
-    provider: Provider, client: Client, monkeypatch: pytest.MonkeyPatch
+    provider: Provider, client: Client
 ) -> None:
-    """As if the provider were retired between the first look and the lock."""
+    """There is no look before the lock: the provider is checked once, locked."""
     provider.is_active = False
     provider.save()
-    monkeypatch.setattr(reservation_services, "_active_provider", lambda provider_id: provider)
 
     with rejected(ErrorCode.NOT_FOUND):
         hold(client, provider, at(8, 10))
