@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reservation', '0006_notification_drop_link'),
+        ('reservation', '0007_perf_held_sweep_index'),
     ]
 
     operations = [
