@@ -87,5 +87,11 @@ $(GRAPHIQL_VENDOR)/versions.json: devops/graphiql/package.json devops/graphiql/p
 			&& node collect.mjs ../../$(GRAPHIQL_VENDOR); \
 	fi
 
+# The client kits (Postman/Newman, TypeScript from GraphQL Code Generator, Python gql) against a
+# fresh server and database of their own: see examples/run.py.
+examples: install db
+	cd examples && npm ci --no-audit --no-fund --loglevel=error
+	$(PY) examples/run.py
+
 clean:
-	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles $(GRAPHIQL_VENDOR) devops/graphiql/node_modules
+	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles $(GRAPHIQL_VENDOR) devops/graphiql/node_modules examples/node_modules
