@@ -27,6 +27,7 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--no-first-run",
 ]
+GRAPHIQL_PACKAGE = Path(__file__).resolve().parents[2] / "devops" / "graphiql"
 NOT_BUILT = "GraphiQL's files are not built: run `make graphiql` (npm ci in devops/graphiql)."
 
 
@@ -66,6 +67,19 @@ def test_the_page_loads_nothing_from_another_host_and_runs_no_inline_script(db: 
     assert "<style" not in html
     assert "unpkg.com" not in html
     assert "cdn" not in html.lower()
+
+
+def test_the_served_files_are_the_versions_package_lock_pins() -> None:
+    if assets_missing():
+        pytest.fail(NOT_BUILT)
+    lock = json.loads((GRAPHIQL_PACKAGE / "package-lock.json").read_text())
+    pinned = {
+        name: lock["packages"][f"node_modules/{name}"]["version"]
+        for name in ("react", "react-dom", "graphiql")
+    }
+    built = json.loads(Path(finders.find("api/graphiql/vendor/versions.json")).read_text())
+
+    assert built == pinned
 
 
 def test_without_built_files_the_page_says_how_to_build_them(
