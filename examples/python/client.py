@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gql import Client, gql
+from gql.transport.exceptions import TransportQueryError
 from gql.transport.requests import RequestsHTTPTransport
 
 OPERATIONS = gql((Path(__file__).parents[1] / "operations" / "booking.graphql").read_text())
@@ -123,6 +124,25 @@ def main() -> None:
         print(f"paged through {len(seen)} of {page['totalCount']} reservations, {PAGE_SIZE} a page")
         if not set(booked) <= set(seen) or len(seen) != page["totalCount"]:
             sys.exit("the list of reservations does not hold what was just booked")
+
+        print("confirming a reservation that does not exist:")
+        unknown = run(session, "Confirm", id="UmVzZXJ2YXRpb246OTk5OTk5")  # Reservation:999999
+        expect_refusal(unknown["reservationConfirm"], "NOT_FOUND")
+
+    # A refusal of the whole request has its code in `errors[].extensions.code`.
+    print("a revoked or mistyped token:")
+    stranger = RequestsHTTPTransport(
+        url=url, headers={"Authorization": "Bearer rdv_not-a-token"}, timeout=10, retries=0
+    )
+    try:
+        with Client(transport=stranger) as session:
+            run(session, "Providers")
+        sys.exit("a request with an unknown token succeeded")
+    except TransportQueryError as error:
+        code = (error.errors or [{}])[0].get("extensions", {}).get("code")
+        print(f"  refused {code}: {explain(code)}")
+        if code != "UNAUTHENTICATED":
+            sys.exit(f"expected UNAUTHENTICATED, got {code}")
 
 
 if __name__ == "__main__":
