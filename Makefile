@@ -17,12 +17,13 @@ export DEBUG ?= 1
 # pipenv from the machine if it has one, else a private copy under .local/tools.
 PIPENV := $(shell command -v pipenv 2>/dev/null || echo .local/tools/bin/pipenv)
 
-.PHONY: help install db db-stop migrate demo run test lint schema bench clean
+.PHONY: help install db db-stop migrate demo run test lint schema bench clean graphiql examples
 
 help:
 	@echo "make run     install, migrate, load demo data, serve http://127.0.0.1:8000/graphql + worker"
 	@echo "make test    install, lint and run the whole test suite"
 	@echo "make schema  regenerate schema.graphql after changing the API"
+	@echo "make examples run the client kits in examples/ against a fresh server"
 	@echo "make bench   run the benchmarks under devops/bench"
 	@echo "make db-stop stop the embedded PostgreSQL"
 
@@ -52,7 +53,7 @@ migrate: db
 demo: migrate
 	$(PY) manage.py seed_demo
 
-run: demo
+run: demo graphiql
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	devops/scripts/run.sh
 
@@ -60,7 +61,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint db
+test: lint db graphiql
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -73,5 +74,24 @@ bench: migrate
 	$(PY) devops/bench/freetime.py
 	$(PY) devops/bench/freetime_db.py
 
+# GraphiQL's React, ReactDOM and GraphiQL files, served by the server itself (no CDN): copied
+# from devops/graphiql's pinned npm packages (package-lock.json), never committed.
+GRAPHIQL_VENDOR := api/static/api/graphiql/vendor
+graphiql: $(GRAPHIQL_VENDOR)/versions.json
+
+$(GRAPHIQL_VENDOR)/versions.json: devops/graphiql/package.json devops/graphiql/package-lock.json devops/graphiql/collect.mjs
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "npm not found: GraphiQL's files are not built (install Node.js >= 18 and npm)"; \
+	else \
+		cd devops/graphiql && npm ci --no-audit --no-fund --loglevel=error \
+			&& node collect.mjs ../../$(GRAPHIQL_VENDOR); \
+	fi
+
+# The client kits (Postman/Newman, TypeScript from GraphQL Code Generator, Python gql) against a
+# fresh server and database of their own: see examples/run.py.
+examples: install db
+	cd examples && npm ci --no-audit --no-fund --loglevel=error
+	$(PY) examples/run.py
+
 clean:
-	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles
+	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles $(GRAPHIQL_VENDOR) devops/graphiql/node_modules examples/node_modules

@@ -5,7 +5,6 @@ from cross_web import HTTPException, SyncHTTPRequestAdapter
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import render
 from strawberry.django.views import GraphQLView as BaseGraphQLView
 from strawberry.http import GraphQLRequestData
@@ -18,6 +17,7 @@ from api.errors import (
     DATABASE_UNAVAILABLE_MESSAGE,
     RETRY_AFTER_SECONDS,
 )
+from api.graphiql import render_graphiql
 from reservation.errors import ErrorCode
 
 logger = logging.getLogger("api.errors")
@@ -96,10 +96,7 @@ class GraphQLView(BaseGraphQLView):
         return persisted.resolve(data, raw if isinstance(raw, dict) else None)
 
     def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
-        """GraphiQL sends the `csrftoken` cookie back as X-CSRFToken; set that cookie here, or
-        nothing would and every mutation from GraphiQL (login first) would fail with 403."""
-        get_token(request)
-        return super().render_graphql_ide(request)
+        return render_graphiql(request)  # self-hosted, no CDN: see api/graphiql.py
 
 
 def graphql_view():
