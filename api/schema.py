@@ -20,6 +20,7 @@ from api.limits import aliases_limiter, depth_limiter, introspection_guard, toke
 from api.metrics import OperationMetrics
 from api.reminders.mutations import ReminderMutation
 from api.reminders.queries import ReminderQuery
+from api.scalars import SCALARS
 
 
 @strawberry.type(description="Read the calendar, slots, reservations, events and their history.")
@@ -54,7 +55,7 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
-    config=StrawberryConfig(relay_max_results=100),
+    config=StrawberryConfig(relay_max_results=100, scalar_map=SCALARS),
     # Classes or factories, never instances: an extension keeps per-request state, so each
     # request gets fresh ones (a shared instance leaks between threads).
     extensions=[

@@ -1,11 +1,10 @@
 from typing import Annotated
 
 import strawberry
-import strawberry_django
-from strawberry_django.relay import DjangoListConnection
 
 from api.context import Info, actor_of
 from api.ids import split_id
+from api.pagination import keyset_connection
 from reservation.errors import NotFound
 from reservation.selectors.reservations import audit_entries_for
 
@@ -22,8 +21,8 @@ AUDITED = {
 
 @strawberry.type
 class AuditQuery:
-    @strawberry_django.connection(
-        DjangoListConnection[AuditEntryType],
+    @keyset_connection(
+        AuditEntryType,
         description="The history of a reservation, provider (availability), user (working "
         "hours, time off) or API token, oldest first; only for the people involved.",
     )

@@ -5,18 +5,29 @@ import strawberry_django
 from strawberry import relay
 
 from api.accounts.types import UserType
+from api.enums import described_enum
 from reservation import models
 
-ReservationStatus = strawberry.enum(
+ReservationStatus = described_enum(
     models.ReservationStatus,
     name="ReservationStatus",
     description="HELD (until expiresAt), CONFIRMED, CANCELLED or EXPIRED.",
+    values={
+        "HELD": "Reserved for a short while; confirm it before expiresAt.",
+        "CONFIRMED": "Booked.",
+        "CANCELLED": "Cancelled by the client or the provider.",
+        "EXPIRED": "A hold that lapsed unconfirmed.",
+    },
 )
 
-Weekday = strawberry.enum(
+Weekday = described_enum(
     models.WorkingHours.Weekday,
     name="Weekday",
     description="Day of the week, in the person's own time zone.",
+    values={
+        day: day.capitalize()
+        for day in ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+    },
 )
 
 

@@ -3,11 +3,11 @@ from typing import Annotated
 
 import strawberry
 import strawberry_django
-from strawberry_django.relay import DjangoListConnection
 
 from api.audit.types import AuditEntryType
 from api.context import Info, actor_of
 from api.ids import decode_id
+from api.pagination import keyset_connection
 from reservation.selectors import events as event_selectors
 from reservation.services import events
 
@@ -27,8 +27,8 @@ class EventQuery:
         # Re-read as a queryset, so the optimizer fetches what the response shows.
         return event_selectors.event_by_id(event_id=event.pk)  # type: ignore[return-value]
 
-    @strawberry_django.connection(
-        DjangoListConnection[EventType],
+    @keyset_connection(
+        EventType,
         description="The events you organise or are a party to, newest first (not through "
         "a link). With a range: scheduled events overlapping it, and proposed ones with a "
         "candidate overlapping it.",
@@ -52,8 +52,8 @@ class EventQuery:
             user=user, statuses=[s.value for s in status] if status else None, start=start, end=end
         )
 
-    @strawberry_django.connection(
-        DjangoListConnection[AuditEntryType],
+    @keyset_connection(
+        AuditEntryType,
         description="Everything that happened to an event, oldest first, each with the "
         "candidate list of that moment: for its organizer and parties (a link: its own event) "
         "and staff. Staff can still read it after the event is deleted.",
