@@ -21,6 +21,7 @@ from api.metrics import OperationMetrics
 from api.reminders.mutations import ReminderMutation
 from api.reminders.queries import ReminderQuery
 from api.scalars import SCALARS
+from api.scopes import guard_mutations
 
 
 @strawberry.type(description="Read the calendar, slots, reservations, events and their history.")
@@ -32,6 +33,7 @@ class Query(
     pass
 
 
+@guard_mutations  # a READ_ONLY API token runs none of them
 @strawberry.type(
     description="Change things; every mutation returns its result or "
     "OperationInfo with a stable code."

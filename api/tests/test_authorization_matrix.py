@@ -180,6 +180,9 @@ def build_world() -> World:
             "other_event_link": other_event_link,
             "expired_link": expired_link,
             "staff": token_of(root),
+            "read_only_token": api_token_create(
+                actor=actor_for(cleo), name="read-only", scope="READ_ONLY"
+            )[1],
         },
         scheduled_link=scheduled_link,
     )
@@ -215,6 +218,7 @@ PERSONAS = (
     "other_event_link",  # Quinn's link to Sam's Elsewhere
     "expired_link",  # Cleo's link to Planning, expired
     "staff",  # root
+    "read_only_token",  # Cleo's READ_ONLY API token: her queries, no mutation at all
 )
 
 # --- expectations -----------------------------------------------------------------------------
@@ -225,6 +229,7 @@ EMPTY = "EMPTY"  # a query answered, with nothing in it
 UNAUTH = "UNAUTHENTICATED"
 DENIED = "PERMISSION_DENIED"
 NOT_FOUND = "NOT_FOUND"
+READ_ONLY = "READ_ONLY_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -239,6 +244,8 @@ def expect(default: object = None, **by_persona: object) -> dict[str, object]:
     always HTTP 401."""
     outcomes = {persona: by_persona.get(persona, default) for persona in PERSONAS}
     outcomes["expired_link"] = by_persona.get("expired_link", DEAD)
+    # Cleo reading with a read-only token sees what she sees (mutations: see `mutation`).
+    outcomes["read_only_token"] = by_persona.get("read_only_token", outcomes["owning_client"])
     missing = [persona for persona, outcome in outcomes.items() if outcome is None]
     assert not missing, f"no outcome for {missing}"
     return outcomes
@@ -289,7 +296,7 @@ def mutation(
         name=name,
         document=f"mutation M{header} {{ {name}{call} {RESULT} }}",
         variables=variables,
-        outcomes=outcomes,
+        outcomes={**outcomes, "read_only_token": READ_ONLY},
         mutation=True,
         on_scheduled=on_scheduled,
     )
@@ -354,7 +361,7 @@ QUERIES = [
         "apiTokens",
         "{ apiTokens { edges { node { name } } } }",
         none,
-        signed_in(Sees(["test"]), owning_client=Sees(["spare", "test"])),
+        signed_in(Sees(["test"]), owning_client=Sees(["read-only", "spare", "test"])),
         show=lambda data: sorted(nodes(data, "name")),
     ),
     Operation(
@@ -523,6 +530,13 @@ MUTATIONS = [
     ),
     mutation("logout", "", none, expect(DENIED, anonymous=OK)),
     mutation("apiTokenCreate", 'name: "more"', none, SIGNED_IN_OWN),
+    mutation(
+        "apiTokenObtain",
+        'email: $email, password: $password, name: "app"',
+        lambda w: {"email": w.cleo.email, "password": PASSWORD},
+        expect(OK),  # whoever knows Cleo's password, with or without a token of their own
+        declare="$email: String!, $password: String!",
+    ),
     mutation(
         "apiTokenRevoke",
         "id: $id",

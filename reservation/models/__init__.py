@@ -14,7 +14,7 @@ from .persisted_query import PersistedQuery
 from .policy import BookingPolicy
 from .profiles import Client, Provider
 from .reservation import Reservation, ReservationStatus
-from .token import ApiToken
+from .token import ApiToken, TokenScope
 from .user import User
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "Reservation",
     "ReservationStatus",
     "TimeOff",
+    "TokenScope",
     "User",
     "Vote",
     "WorkingHours",
