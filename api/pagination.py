@@ -13,6 +13,7 @@ list in another order) answers INVALID_CURSOR, never a wrong page or a database 
 
 import base64
 import binascii
+import enum
 import hmac
 import inspect
 from typing import Any, Self
@@ -183,6 +184,14 @@ class _KeysetConnectionExtension(StrawberryDjangoConnectionExtension):
         for argument in field.arguments:
             if argument.python_name in ARGUMENT_DESCRIPTIONS:
                 argument.description = ARGUMENT_DESCRIPTIONS[argument.python_name]
+
+
+class Order(enum.Enum):
+    """Base of the lists' order enums: each value is the list's `order_by` terms."""
+
+    def apply(self, queryset: QuerySet) -> QuerySet:
+        """The queryset in this order (its primary key last, so the order is total)."""
+        return queryset.order_by(*self.value)
 
 
 def keyset_connection(node_type: type, *, description: str) -> Any:

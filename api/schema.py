@@ -18,6 +18,7 @@ from api.feeds.mutations import FeedMutation
 from api.feeds.queries import FeedQuery
 from api.limits import aliases_limiter, depth_limiter, introspection_guard, tokens_limiter
 from api.metrics import OperationMetrics
+from api.nodes import NodeQuery
 from api.reminders.mutations import ReminderMutation
 from api.reminders.queries import ReminderQuery
 from api.scalars import SCALARS
@@ -26,10 +27,15 @@ from api.scopes import guard_mutations
 
 @strawberry.type(description="Read the calendar, slots, reservations, events and their history.")
 class Query(
-    AccountQuery, BookingQuery, AuditQuery, EventQuery, FeedQuery, CalendarQuery, ReminderQuery
+    AccountQuery,
+    BookingQuery,
+    AuditQuery,
+    EventQuery,
+    FeedQuery,
+    CalendarQuery,
+    ReminderQuery,
+    NodeQuery,  # node/nodes: not strawberry's, which would skip every visibility check
 ):
-    # No generic `node(id:)` field: strawberry's resolves any ID with no visibility check
-    # (anyone could read any reservation or user). Each type has its own checked field.
     pass
 
 

@@ -6,6 +6,7 @@ from strawberry.scalars import JSON
 
 from api.accounts.types import UserType
 from api.enums import described_enum
+from api.pagination import Order
 from reservation import models
 
 ActorKind = described_enum(
@@ -18,6 +19,19 @@ ActorKind = described_enum(
         "TOKEN": "A personal API token or an e-mailed event link.",
         "SYSTEM": "A background job or an automatic step.",
     },
+)
+
+
+class AuditOrderBy(Order):
+    AT_ASC = ("at", "id")
+    AT_DESC = ("-at", "-id")
+
+
+AuditOrder = described_enum(
+    AuditOrderBy,
+    name="AuditOrder",
+    description="The order of a history (audit entries).",
+    values={"AT_ASC": "Oldest first.", "AT_DESC": "Newest first."},
 )
 
 

@@ -15,6 +15,7 @@ from .types import (
     AvailabilityWindowType,
     BookingRules,
     ProviderType,
+    ReservationOrder,
     ReservationStatus,
     ReservationType,
     Slot,
@@ -71,7 +72,8 @@ class BookingQuery:
     @keyset_connection(
         ReservationType,
         description="Reservations you may see (yours as client, with you as provider; staff: "
-        "all), ordered by start. A reservation is in [start, end) when it overlaps it.",
+        "all), by start unless orderBy says otherwise. A reservation is in [start, end) when "
+        "it overlaps it.",
     )
     def reservations(
         self,
@@ -89,15 +91,20 @@ class BookingQuery:
         end: Annotated[
             datetime | None, strawberry.argument(description="Only those starting before this.")
         ] = None,
+        order_by: Annotated[
+            ReservationOrder,  # type: ignore[valid-type]
+            strawberry.argument(description="The order (the ID breaks ties)."),
+        ] = ReservationOrder.START_ASC,  # type: ignore[attr-defined]
     ) -> list[ReservationType]:
         user = actor_of(info).require_user()
-        return reservation_selectors.reservation_list(  # type: ignore[return-value]
+        found = reservation_selectors.reservation_list(
             user=user,
             statuses=[s.value for s in status] if status else None,
             provider_id=decode_id(provider_id, "Provider") if provider_id else None,
             start=start,
             end=end,
         )
+        return order_by.apply(found)  # type: ignore[return-value]
 
     @strawberry_django.field(description="One reservation you may see.")
     def reservation(

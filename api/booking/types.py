@@ -6,6 +6,7 @@ from strawberry import relay
 
 from api.accounts.types import UserType
 from api.enums import described_enum
+from api.pagination import Order
 from reservation import models
 
 ReservationStatus = described_enum(
@@ -28,6 +29,19 @@ Weekday = described_enum(
         day: day.capitalize()
         for day in ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
     },
+)
+
+
+class ReservationOrderBy(Order):
+    START_ASC = ("start", "id")
+    START_DESC = ("-start", "-id")
+
+
+ReservationOrder = described_enum(
+    ReservationOrderBy,
+    name="ReservationOrder",
+    description="The order of a list of reservations.",
+    values={"START_ASC": "Earliest start first.", "START_DESC": "Latest start first."},
 )
 
 

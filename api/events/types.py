@@ -2,12 +2,13 @@ from datetime import datetime
 
 import strawberry
 import strawberry_django
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from strawberry import relay
 
 from api.accounts.types import UserType
 from api.context import Info, actor_of
 from api.enums import described_enum
+from api.pagination import Order
 from reservation import models
 from reservation.selectors import events as event_selectors
 
@@ -78,6 +79,27 @@ NotificationStatus = described_enum(
         "PENDING": "Recorded; a background job will send it.",
         "SENT": "Handed to the mail server.",
         "FAILED": "Could not be sent.",
+    },
+)
+
+
+class EventOrderBy(Order):
+    CREATED_DESC = ("-created_at", "-id")
+    CREATED_ASC = ("created_at", "id")
+    # A proposed event has no start yet: it comes after the scheduled ones either way.
+    START_ASC = (F("start").asc(nulls_last=True), "id")
+    START_DESC = (F("start").desc(nulls_last=True), "-id")
+
+
+EventOrder = described_enum(
+    EventOrderBy,
+    name="EventOrder",
+    description="The order of a list of events.",
+    values={
+        "CREATED_DESC": "Newest proposal first.",
+        "CREATED_ASC": "Oldest proposal first.",
+        "START_ASC": "Earliest agreed start first; events without one (proposed) last.",
+        "START_DESC": "Latest agreed start first; events without one (proposed) last.",
     },
 )
 

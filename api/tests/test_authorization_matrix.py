@@ -502,6 +502,29 @@ QUERIES = [
         show=lambda data: data["totalCount"],
         on_scheduled=True,
     ),
+    Operation(
+        "node",
+        "query Q($id: ID!) { node(id: $id) { id } }",
+        reservation_id,
+        # As `reservation` answers, except that whoever may not see it gets null, not an error
+        expect(EMPTY, owning_client=OK, provider=OK, staff=OK),
+        show=lambda data: data and data["id"],
+    ),
+    Operation(
+        "nodes",
+        "query Q($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+        lambda w: {"ids": [gid("Reservation", w.held.pk), gid("Event", w.proposed.pk)]},
+        # Each as `node` (and so as `reservation` and `event`) would answer it
+        expect(
+            Sees([False, False]),
+            owning_client=Sees([True, True]),
+            provider=Sees([True, False]),
+            organizer=Sees([False, True]),
+            party_link=Sees([False, True]),
+            staff=Sees([True, True]),
+        ),
+        show=lambda data: [item is not None for item in data],
+    ),
 ]
 
 SIGNED_IN_OWN = signed_in(OK)
@@ -854,6 +877,20 @@ PROBES = [
     Probe("eventLog", "Event", Event, persona="other_event_link", own=sams),
     Probe("eventReminders", "Event", Event, key="eventId", own=sams),
     Probe("eventReminderDeliveries", "Event", Event, key="eventId", own=sams),
+    Probe("node", "Reservation", Reservation),
+    Probe("node", "Event", Event, own=sams),
+    Probe("node", "Event", Event, persona="other_event_link", own=sams),
+    Probe("node", "ApiToken", ApiToken, own=sams_tokens),
+    Probe("node", "TimeOff", TimeOff),
+    Probe("node", "CalendarFeed", CalendarFeed),
+    Probe("node", "AvailabilityWindow", AvailabilityWindow),
+    Probe("node", "User", User, own=lambda w: {User.objects.get(email="sam@example.com").pk}),
+    Probe(
+        "node",
+        "EventAccessToken",
+        EventAccessToken,
+        own=lambda w: set(w.elsewhere.access_tokens.values_list("pk", flat=True)),
+    ),
     Probe("reservationConfirm", "Reservation", Reservation),
     Probe("reservationCancel", "Reservation", Reservation),
     Probe("reservationReschedule", "Reservation", Reservation),
@@ -910,8 +947,9 @@ def test_guessing_ids_finds_nothing(db: None, world: World, probe: Probe) -> Non
 
     # Then each answer is the answer about an object that does not exist: no data, same code,
     # same message
-    refused = unknown.get("errors") or unknown["data"][probe.operation].get("messages")
-    assert refused or unknown["data"][probe.operation]["edges"] == [], unknown
+    answer = None if unknown.get("errors") else unknown["data"][probe.operation]
+    refused = unknown.get("errors") or answer is None or answer.get("messages")
+    assert refused or answer["edges"] == [], unknown
     differing = {pk: answer for pk, answer in answers.items() if answer != unknown}
     assert not differing, f"unlike an unknown ID ({unknown}): {differing}"
 
