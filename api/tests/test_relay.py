@@ -2,6 +2,8 @@
 cursors a list did not hand out, sorting enums, and node/nodes with each type's permissions."""
 
 import base64
+import json
+import urllib.request
 from datetime import timedelta
 from typing import Any
 
@@ -359,3 +361,75 @@ def test_a_client_is_seen_by_themself_and_their_provider_only(
         "provider": {"data": {"nodes": [seen, None]}},
         "stranger": {"data": {"nodes": [None, None]}},
     }
+
+
+# --- a real client over HTTP ------------------------------------------------------------------
+
+
+def _post(url: str, token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(  # noqa: S310 - the test's own loopback server
+        url,
+        data=json.dumps({"query": query, "variables": variables}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.load(response)
+
+
+RESERVE = """
+mutation Reserve($input: ReservationCreateInput!) {
+  reservationCreate(input: $input) {
+    ... on Reservation { start }
+    ... on OperationInfo { messages { code } }
+  }
+}
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_relay_client_pages_over_http_while_another_client_books(
+    live_server: Any, provider: Provider, client_profile: Client
+) -> None:
+    # Given Pat's five confirmed bookings, Tuesday to Saturday at 10:00, and Pat paging through
+    # them two at a time over HTTP, as a Relay client does
+    url = f"{live_server.url}/graphql"
+    for day in range(5):
+        make_reservation(provider=provider, client=client_profile, start=at(8 + day, 10))
+    pat = token_of(provider.user)
+    # (one client per booking: a client may hold three at a time)
+    writers = [token_of(make_client().user) for _ in range(4)]
+    seen: list[str] = []
+    after = None
+    booked = []
+    while True:
+        body = _post(url, pat, PAGE, {"first": 2, "after": after, "order": "START_ASC"})
+        connection = body["data"]["reservations"]
+        seen += starts(connection)
+        # When, after each page, another client books one hour before the cursor's row and
+        # one the next morning (both are before the cursor or ahead of it)
+        if len(booked) < 4:
+            for start in (at(8 + len(booked) // 2, 9), at(9 + len(booked) // 2, 11)):
+                answer = _post(
+                    url,
+                    writers[len(booked)],
+                    RESERVE,
+                    {"input": {"providerId": gid("Provider", provider.pk), "start": iso(start)}},
+                )
+                assert answer["data"]["reservationCreate"] == {"start": iso(start)}, answer
+                booked.append(start)
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+
+    # Then every booking that existed from the start was seen exactly once, in order, and
+    # nothing twice; those booked ahead of the cursor turn up in their place, those booked
+    # behind it do not shift the pages
+    assert seen == [
+        iso(at(8, 10)),
+        iso(at(9, 10)),
+        iso(at(9, 11)),
+        iso(at(10, 10)),
+        iso(at(10, 11)),
+        iso(at(11, 10)),
+        iso(at(12, 10)),
+    ]
