@@ -81,6 +81,7 @@ API_CODES: dict[str, str] = {
     "PERSISTED_QUERY_HASH_MISMATCH": "The hash is not the hash of the document sent.",
     "PERSISTED_QUERY_NOT_ALLOWED": "This server only runs registered operations.",
     "CSRF_FAILED": "A request with the session cookie lacked the CSRF token.",
+    "REQUEST_TOO_LARGE": "The request body is larger than the server accepts.",
     "DATABASE_UNAVAILABLE": "The database is unavailable for a moment; retry shortly.",
     "INTERNAL_ERROR": "A bug: reported with an errorId that is also in the server log.",
 }

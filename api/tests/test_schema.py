@@ -1,6 +1,7 @@
 """The checked-in SDL is the schema, and every part of it is described."""
 
 import enum
+import re
 from pathlib import Path
 
 import strawberry
@@ -124,3 +125,18 @@ def test_each_request_gets_its_own_extension_instances() -> None:
 
     assert len(first) == len(second) >= 5
     assert {id(extension) for extension in first}.isdisjoint(id(e) for e in second)
+
+
+def test_the_readme_error_table_is_the_error_code_enum() -> None:
+    # Given the README's table of error codes
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Error codes", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([A-Z_]+)`", table, flags=re.MULTILINE))
+    documented |= {
+        code
+        for row in re.findall(r"^\| (`[A-Z_]+`(?:, `[A-Z_]+`)+) \|", table, flags=re.MULTILINE)
+        for code in re.findall(r"`([A-Z_]+)`", row)
+    }
+
+    # Then it documents exactly the enum's values
+    assert documented == set(schema._schema.type_map["ErrorCode"].values)
