@@ -68,7 +68,7 @@ def _context(info: Any, nodes: QuerySet) -> str:
         f":{'nf' if d.order_by.nulls_first else 'nl' if d.order_by.nulls_last else '-'}"
         for d in descriptors
     )
-    return f"{info._raw_info.parent_type.name}.{info.field_name}|{nodes.model._meta.label}|{order}"
+    return f"{info.path.typename}.{info.field_name}|{nodes.model._meta.label}|{order}"
 
 
 def _mac(context: str, values: str) -> str:

@@ -226,6 +226,27 @@ def test_events_sort_by_start_with_proposed_ones_last(gql: GraphQL) -> None:
     assert titles("CREATED_DESC") == ["C", "B", "A"]
     assert titles("CREATED_ASC") == ["A", "B", "C"]
 
+    # And paging one at a time crosses from the scheduled events to the proposed one (whose
+    # start is null) in each order, forwards and backwards
+    paged = """query P($order: EventOrder!, $after: String, $before: String, $first: Int,
+        $last: Int) { events(orderBy: $order, after: $after, before: $before, first: $first,
+        last: $last) { pageInfo { endCursor startCursor } edges { node { title } } } }"""
+    for order in ("START_ASC", "START_DESC"):
+        forwards, cursor = [], None
+        for _ in range(3):
+            data = gql(paged, {"order": order, "first": 1, "after": cursor}, token=token).json()
+            connection = data["data"]["events"]
+            forwards += [edge["node"]["title"] for edge in connection["edges"]]
+            cursor = connection["pageInfo"]["endCursor"]
+        backwards = []
+        for _ in range(2):
+            data = gql(paged, {"order": order, "last": 1, "before": cursor}, token=token).json()
+            connection = data["data"]["events"]
+            backwards = [edge["node"]["title"] for edge in connection["edges"]] + backwards
+            cursor = connection["pageInfo"]["startCursor"]
+        assert forwards == titles(order)
+        assert backwards == titles(order)[:2]
+
 
 def test_audit_entries_sort_by_time(gql: GraphQL) -> None:
     # Given Olga's event, proposed then extended
