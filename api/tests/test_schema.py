@@ -17,6 +17,7 @@ from graphql import (
 from strawberry.printer import print_schema
 
 from api.errors import API_CODES
+from api.payloads import OperationMessage
 from api.schema import schema
 from reservation.errors import ErrorCode
 
@@ -140,3 +141,22 @@ def test_the_readme_error_table_is_the_error_code_enum() -> None:
 
     # Then it documents exactly the enum's values
     assert documented == set(schema._schema.type_map["ErrorCode"].values)
+
+
+def test_a_message_without_a_known_code_gets_the_code_of_its_kind() -> None:
+    # Given messages as strawberry-django builds them from Django's own errors
+    kind = OperationMessage.Kind
+    messages = {
+        "a validator's code": OperationMessage(kind=kind.VALIDATION, message="m", code="invalid"),
+        "a bare DoesNotExist": OperationMessage(kind=kind.ERROR, message="m", code=None),
+        "a bare PermissionDenied": OperationMessage(kind=kind.PERMISSION, message="m"),
+        "a known code": OperationMessage(kind=kind.VALIDATION, message="m", code="EMAIL_TAKEN"),
+    }
+
+    # Then each errorCode is a value of the enum
+    assert {name: m.error_code().value for name, m in messages.items()} == {
+        "a validator's code": "INVALID_INPUT",
+        "a bare DoesNotExist": "NOT_FOUND",
+        "a bare PermissionDenied": "PERMISSION_DENIED",
+        "a known code": "EMAIL_TAKEN",
+    }
