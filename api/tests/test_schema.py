@@ -6,6 +6,7 @@ from pathlib import Path
 
 import strawberry
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
@@ -160,3 +161,17 @@ def test_a_message_without_a_known_code_gets_the_code_of_its_kind() -> None:
         "a bare PermissionDenied": "PERMISSION_DENIED",
         "a known code": "EMAIL_TAKEN",
     }
+
+
+def test_strawberry_django_builds_our_operation_info() -> None:
+    # strawberry-django builds OperationInfo from the names in its mutation module; were an
+    # upgrade to build it elsewhere, messages would lose `errorCode` at run time.
+    import strawberry_django.mutations.fields as mutation_fields
+
+    from api import payloads
+
+    assert mutation_fields.OperationInfo is payloads.OperationInfo
+    assert mutation_fields.OperationMessage is payloads.OperationMessage
+    assert isinstance(
+        mutation_fields._handle_exception(PermissionDenied("no")), payloads.OperationInfo
+    )
