@@ -10,11 +10,13 @@ whether it is noticed by the middleware (who is asking) or inside a resolver. Re
 mutation is safe with an `idempotencyKey` (the first attempt may have committed).
 """
 
+import enum
 import logging
 import os
 import re
 import uuid
 
+import strawberry
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import InterfaceError, OperationalError
 from graphql import GraphQLError
@@ -24,6 +26,92 @@ from api.metrics import record_graphql_error
 from reservation.errors import ErrorCode
 
 logger = logging.getLogger("api.errors")
+
+# --- every code a client can meet ---------------------------------------------------------------
+# The schema's `ErrorCode` enum is built from these two tables, so a generated client can switch
+# over it exhaustively. A code raised anywhere must be in one of them: add yours to API_CODES
+# with a one-line description, and to the README's table (api/tests/test_schema.py keeps the
+# table and the enum equal).
+
+DOMAIN_CODES: dict[ErrorCode, str] = {
+    ErrorCode.UNAUTHENTICATED: "Not signed in (no session, no token, or an unknown one).",
+    ErrorCode.PERMISSION_DENIED: "Signed in, but not allowed to do this.",
+    ErrorCode.NOT_FOUND: "No such object, or one you may not see (the two look alike).",
+    ErrorCode.INVALID_INPUT: "An argument is malformed or out of range (see `field`).",
+    ErrorCode.INVALID_CREDENTIALS: "Wrong e-mail address or password.",
+    ErrorCode.EMAIL_TAKEN: "An account with this e-mail address exists already.",
+    ErrorCode.WEAK_PASSWORD: "The password is too short, too common or all digits.",
+    ErrorCode.NAIVE_DATETIME: "A date-time without a UTC offset.",
+    ErrorCode.INVALID_TIME_RANGE: "The end is not after the start.",
+    ErrorCode.INVALID_TIME_ZONE: "Not an IANA time zone name.",
+    ErrorCode.RANGE_TOO_LONG: "The range is longer than this operation allows.",
+    ErrorCode.IN_THE_PAST: "The time lies in the past.",
+    ErrorCode.TOO_MANY_WINDOWS: "Too many availability windows in one request.",
+    ErrorCode.SLOT_UNAVAILABLE: "The slot is not (or no longer) bookable.",
+    ErrorCode.NOTICE_TOO_SHORT: "The slot starts sooner than the provider's minimum notice.",
+    ErrorCode.BEYOND_HORIZON: "The slot lies beyond the provider's booking horizon.",
+    ErrorCode.HOLD_EXPIRED: "The hold lapsed before it was confirmed.",
+    ErrorCode.HOLD_LIMIT_REACHED: "The client already has as many holds as allowed.",
+    ErrorCode.RESERVATION_NOT_ACTIVE: "The reservation is cancelled or expired.",
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: "The idempotency key was used for a different request.",
+    ErrorCode.STALE_VERSION: "The event changed since you read it: read it again.",
+    ErrorCode.EVENT_NOT_PROPOSED: "The event is no longer looking for a time.",
+    ErrorCode.EVENT_CANCELLED: "The event is cancelled.",
+    ErrorCode.NOT_A_PARTY: "Only the parties of the event may do this.",
+    ErrorCode.NOT_A_CANDIDATE: "The time is not one of the event's candidates.",
+    ErrorCode.EVENT_NOT_SCHEDULED: "The event has no agreed time yet.",
+    ErrorCode.NOT_RECURRING: "The event does not repeat.",
+    ErrorCode.NOT_AN_OCCURRENCE: "The event has no occurrence at that time.",
+    ErrorCode.OCCURRENCE_CANCELLED: "That occurrence is cancelled already.",
+}
+
+RATE_LIMITED = "RATE_LIMITED"
+INVALID_CURSOR = "INVALID_CURSOR"
+READ_ONLY_TOKEN = "READ_ONLY_TOKEN"
+
+API_CODES: dict[str, str] = {
+    RATE_LIMITED: "Too many requests of this kind: nothing was done; retry later.",
+    INVALID_CURSOR: "A `before`/`after` cursor that this list did not hand out.",
+    READ_ONLY_TOKEN: "A READ_ONLY API token cannot run mutations.",
+    "GRAPHQL_VALIDATION_FAILED": "The document or its variables do not fit the schema.",
+    "QUERY_TOO_DEEP": "The document nests deeper than allowed.",
+    "TOO_MANY_ALIASES": "The document uses more aliases than allowed.",
+    "TOO_MANY_TOKENS": "The document is longer than allowed.",
+    "INTROSPECTION_DISABLED": "Introspection is turned off on this server.",
+    "PERSISTED_QUERY_NOT_FOUND": "No operation is registered under that hash.",
+    "PERSISTED_QUERY_HASH_MISMATCH": "The hash is not the hash of the document sent.",
+    "PERSISTED_QUERY_NOT_ALLOWED": "This server only runs registered operations.",
+    "CSRF_FAILED": "A request with the session cookie lacked the CSRF token.",
+    "REQUEST_TOO_LARGE": "The request body is larger than the server accepts.",
+    "DATABASE_UNAVAILABLE": "The database is unavailable for a moment; retry shortly.",
+    "INTERNAL_ERROR": "A bug: reported with an errorId that is also in the server log.",
+}
+
+# Every domain code is a value even before it is described here (the schema test then fails on
+# the missing description, while clients already get the right errorCode).
+_ErrorCodeValues = enum.Enum(  # type: ignore[misc]
+    "ErrorCodeValues", {code: code for code in [*map(str, ErrorCode), *API_CODES]}
+)
+_DESCRIPTIONS = {str(code): text for code, text in DOMAIN_CODES.items()} | API_CODES
+
+GraphQLErrorCode = strawberry.enum(
+    _ErrorCodeValues,
+    name="ErrorCode",
+    description="Every stable error code: in OperationMessage.errorCode and in a top-level "
+    "error's extensions.code. Messages are for people and may change; codes do not.",
+)
+for _value in GraphQLErrorCode.__strawberry_definition__.values:
+    _value.description = _DESCRIPTIONS.get(_value.value)
+
+
+def graphql_error_code(code: str | None, *, fallback: str) -> enum.Enum:
+    """The enum member of `code`; `fallback` for a code outside the table (Django's own
+    validators, e.g. "invalid", say nothing stable)."""
+    try:
+        return GraphQLErrorCode(code)
+    except ValueError:
+        return GraphQLErrorCode(fallback)
+
 
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable for a moment; retry shortly."

@@ -20,8 +20,11 @@ from api.feeds.mutations import FeedMutation
 from api.feeds.queries import FeedQuery
 from api.limits import aliases_limiter, depth_limiter, introspection_guard, tokens_limiter
 from api.metrics import OperationMetrics
+from api.nodes import NodeQuery
 from api.reminders.mutations import ReminderMutation
 from api.reminders.queries import ReminderQuery
+from api.scalars import SCALARS
+from api.scopes import guard_mutations
 
 
 @strawberry.type(description="Read the calendar, slots, reservations, events and their history.")
@@ -34,12 +37,12 @@ class Query(
     CalendarQuery,
     ReminderQuery,
     ConnectionQuery,
+    NodeQuery,  # node/nodes: not strawberry's, which would skip every visibility check
 ):
-    # No generic `node(id:)` field: strawberry's resolves any ID with no visibility check
-    # (anyone could read any reservation or user). Each type has its own checked field.
     pass
 
 
+@guard_mutations  # a READ_ONLY API token runs none of them
 @strawberry.type(
     description="Change things; every mutation returns its result or "
     "OperationInfo with a stable code."
@@ -64,7 +67,7 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
-    config=StrawberryConfig(relay_max_results=100),
+    config=StrawberryConfig(relay_max_results=100, scalar_map=SCALARS),
     # Classes or factories, never instances: an extension keeps per-request state, so each
     # request gets fresh ones (a shared instance leaks between threads).
     extensions=[

@@ -11,7 +11,7 @@ from api.ratelimit import rate_limited
 from reservation.errors import AccessDenied, DomainError, ErrorCode
 from reservation.services import accounts
 
-from .types import ApiTokenCreated, ApiTokenType, LogoutResult, UserType
+from .types import ApiTokenCreated, ApiTokenType, LogoutResult, TokenScope, UserType
 
 
 @strawberry.type
@@ -95,8 +95,38 @@ class AccountMutation:
         self,
         info: Info,
         name: Annotated[str, strawberry.argument(description="What the token is for (1–100).")],
+        scope: Annotated[
+            TokenScope,  # type: ignore[valid-type]
+            strawberry.argument(description="READ_ONLY (queries only) or FULL."),
+        ] = TokenScope.FULL,  # type: ignore[attr-defined]
     ) -> payload("ApiTokenCreatePayload", ApiTokenCreated, "The token and its secret, or why not."):
-        token, secret = accounts.api_token_create(actor=actor_of(info), name=name)
+        token, secret = accounts.api_token_create(
+            actor=actor_of(info), name=name, scope=scope.value
+        )
+        return ApiTokenCreated(token=token, secret=secret)  # type: ignore[arg-type]
+
+    @strawberry_django.mutation(
+        description="Trade an e-mail address and password for a new API token in one call "
+        "(apps without a browser; it opens no session). Rate-limited together "
+        "with login: RATE_LIMITED after too many tries. The secret is returned once."
+    )
+    @rate_limited("login", by=["ip", "email"])
+    def api_token_obtain(
+        self,
+        info: Info,
+        email: Annotated[str, strawberry.argument(description="Sign-in e-mail address.")],
+        password: Annotated[str, strawberry.argument(description="The account's password.")],
+        name: Annotated[
+            str, strawberry.argument(description="What the token is for (1–100), e.g. the app.")
+        ],
+        scope: Annotated[
+            TokenScope,  # type: ignore[valid-type]
+            strawberry.argument(description="READ_ONLY (queries only) or FULL."),
+        ] = TokenScope.FULL,  # type: ignore[attr-defined]
+    ) -> payload("ApiTokenObtainPayload", ApiTokenCreated, "The token and its secret, or why not."):
+        token, secret = accounts.api_token_obtain(
+            email=email, password=password, name=name, scope=scope.value
+        )
         return ApiTokenCreated(token=token, secret=secret)  # type: ignore[arg-type]
 
     @strawberry_django.mutation(description="Revoke one of your API tokens (idempotent).")

@@ -1,8 +1,8 @@
 import strawberry
 import strawberry_django
-from strawberry_django.relay import DjangoListConnection
 
 from api.context import Info, actor_of
+from api.pagination import keyset_connection
 from reservation.selectors.accounts import api_tokens_of
 
 from .types import ApiTokenType, UserType
@@ -15,9 +15,7 @@ class AccountQuery:
         actor = actor_of(info)
         return actor.user if actor.is_authenticated else None  # type: ignore[return-value]
 
-    @strawberry_django.connection(
-        DjangoListConnection[ApiTokenType], description="Your API tokens, newest first."
-    )
+    @keyset_connection(ApiTokenType, description="Your API tokens, newest first.")
     def api_tokens(self, info: Info) -> list[ApiTokenType]:
         user = actor_of(info).require_user()
         return api_tokens_of(user=user)  # type: ignore[return-value]

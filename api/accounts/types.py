@@ -4,7 +4,18 @@ import strawberry
 import strawberry_django
 from strawberry import relay
 
+from api.enums import described_enum
 from reservation import models
+
+TokenScope = described_enum(
+    models.TokenScope,
+    name="TokenScope",
+    description="What an API token may do: READ_ONLY or FULL.",
+    values={
+        "READ_ONLY": "Queries only: every mutation answers READ_ONLY_TOKEN.",
+        "FULL": "Everything its user may do (tokens made before scopes existed are FULL).",
+    },
+)
 
 
 @strawberry_django.type(models.User, name="User", description="A person using Rendezvous.")
@@ -42,6 +53,9 @@ class ApiTokenType(relay.Node):
     )
     revoked_at: datetime | None = strawberry_django.field(
         description="When it was revoked (UTC); revoked tokens authenticate nothing."
+    )
+    scope: TokenScope = strawberry_django.field(  # type: ignore[valid-type]
+        description="What it may do: READ_ONLY (queries only) or FULL."
     )
 
 

@@ -1,18 +1,37 @@
 from datetime import datetime
 
-import strawberry
 import strawberry_django
 from strawberry import relay
 from strawberry.scalars import JSON
 
 from api.accounts.types import UserType
+from api.enums import described_enum
+from api.pagination import Order
 from reservation import models
 
-ActorKind = strawberry.enum(
+ActorKind = described_enum(
     models.AuditEntry.ActorKind,
     name="ActorKind",
     description="USER (signed in with a session), TOKEN (a personal API token or an e-mailed "
     "event link) or SYSTEM (a job or an automatic step).",
+    values={
+        "USER": "A person signed in with a session.",
+        "TOKEN": "A personal API token or an e-mailed event link.",
+        "SYSTEM": "A background job or an automatic step.",
+    },
+)
+
+
+class AuditOrderBy(Order):
+    AT_ASC = ("at", "id")
+    AT_DESC = ("-at", "-id")
+
+
+AuditOrder = described_enum(
+    AuditOrderBy,
+    name="AuditOrder",
+    description="The order of a history (audit entries).",
+    values={"AT_ASC": "Oldest first.", "AT_DESC": "Newest first."},
 )
 
 

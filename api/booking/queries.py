@@ -3,10 +3,10 @@ from typing import Annotated
 
 import strawberry
 import strawberry_django
-from strawberry_django.relay import DjangoListConnection
 
 from api.context import Info, actor_of
 from api.ids import decode_id
+from api.pagination import keyset_connection
 from reservation.selectors import accounts as account_selectors
 from reservation.selectors import booking as booking_selectors
 from reservation.selectors import reservations as reservation_selectors
@@ -15,6 +15,7 @@ from .types import (
     AvailabilityWindowType,
     BookingRules,
     ProviderType,
+    ReservationOrder,
     ReservationStatus,
     ReservationType,
     Slot,
@@ -40,9 +41,7 @@ def rules_of(policy) -> BookingRules:
 
 @strawberry.type
 class BookingQuery:
-    @strawberry_django.connection(
-        DjangoListConnection[ProviderType], description="Active providers."
-    )
+    @keyset_connection(ProviderType, description="Active providers.")
     def providers(self, info: Info) -> list[ProviderType]:
         return booking_selectors.provider_list()  # type: ignore[return-value]
 
@@ -70,10 +69,11 @@ class BookingQuery:
         )
         return [Slot(start=s, end=e) for s, e in found]
 
-    @strawberry_django.connection(
-        DjangoListConnection[ReservationType],
+    @keyset_connection(
+        ReservationType,
         description="Reservations you may see (yours as client, with you as provider; staff: "
-        "all), ordered by start. A reservation is in [start, end) when it overlaps it.",
+        "all), by start unless orderBy says otherwise. A reservation is in [start, end) when "
+        "it overlaps it.",
     )
     def reservations(
         self,
@@ -91,15 +91,20 @@ class BookingQuery:
         end: Annotated[
             datetime | None, strawberry.argument(description="Only those starting before this.")
         ] = None,
+        order_by: Annotated[
+            ReservationOrder,  # type: ignore[valid-type]
+            strawberry.argument(description="The order (the ID breaks ties)."),
+        ] = ReservationOrder.START_ASC,  # type: ignore[attr-defined]
     ) -> list[ReservationType]:
         user = actor_of(info).require_user()
-        return reservation_selectors.reservation_list(  # type: ignore[return-value]
+        found = reservation_selectors.reservation_list(
             user=user,
             statuses=[s.value for s in status] if status else None,
             provider_id=decode_id(provider_id, "Provider") if provider_id else None,
             start=start,
             end=end,
         )
+        return order_by.apply(found)  # type: ignore[return-value]
 
     @strawberry_django.field(description="One reservation you may see.")
     def reservation(
@@ -111,8 +116,8 @@ class BookingQuery:
             user=actor_of(info).require_user(), reservation_id=decode_id(id, "Reservation")
         )
 
-    @strawberry_django.connection(
-        DjangoListConnection[AvailabilityWindowType],
+    @keyset_connection(
+        AvailabilityWindowType,
         description="Your explicit availability windows (providers).",
     )
     def availability_windows(
@@ -138,9 +143,7 @@ class BookingQuery:
             hours=list(account_selectors.working_hours_of(user=user)),  # type: ignore[arg-type]
         )
 
-    @strawberry_django.connection(
-        DjangoListConnection[TimeOffType], description="Your time off, in order."
-    )
+    @keyset_connection(TimeOffType, description="Your time off, in order.")
     def time_off(self, info: Info) -> list[TimeOffType]:
         user = actor_of(info).require_user()
         return account_selectors.time_off_of(user=user)  # type: ignore[return-value]

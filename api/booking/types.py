@@ -5,18 +5,43 @@ import strawberry_django
 from strawberry import relay
 
 from api.accounts.types import UserType
+from api.enums import described_enum
+from api.pagination import Order
 from reservation import models
 
-ReservationStatus = strawberry.enum(
+ReservationStatus = described_enum(
     models.ReservationStatus,
     name="ReservationStatus",
     description="HELD (until expiresAt), CONFIRMED, CANCELLED or EXPIRED.",
+    values={
+        "HELD": "Reserved for a short while; confirm it before expiresAt.",
+        "CONFIRMED": "Booked.",
+        "CANCELLED": "Cancelled by the client or the provider.",
+        "EXPIRED": "A hold that lapsed unconfirmed.",
+    },
 )
 
-Weekday = strawberry.enum(
+Weekday = described_enum(
     models.WorkingHours.Weekday,
     name="Weekday",
     description="Day of the week, in the person's own time zone.",
+    values={
+        day: day.capitalize()
+        for day in ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+    },
+)
+
+
+class ReservationOrderBy(Order):
+    START_ASC = ("start", "id")
+    START_DESC = ("-start", "-id")
+
+
+ReservationOrder = described_enum(
+    ReservationOrderBy,
+    name="ReservationOrder",
+    description="The order of a list of reservations.",
+    values={"START_ASC": "Earliest start first.", "START_DESC": "Latest start first."},
 )
 
 

@@ -5,29 +5,50 @@ from strawberry.relay import to_base64
 
 from api.accounts.types import UserType
 from api.booking.types import Weekday
+from api.enums import described_enum
 from reservation import models, recurrence
 from reservation.selectors import calendar as calendar_selectors
 from reservation.services import calendar
 from reservation.timezones import zone
 
-UpdateScope = strawberry.enum(
+UpdateScope = described_enum(
     calendar.UpdateScope,
     name="UpdateScope",
     description="Which occurrences an eventUpdate changes: ALL (the series), THIS_OCCURRENCE "
     "(the time of one occurrence) or THIS_AND_FOLLOWING (splits the series into a new event).",
+    values={
+        "ALL": "The whole series.",
+        "THIS_OCCURRENCE": "The time of one occurrence only.",
+        "THIS_AND_FOLLOWING": "That occurrence and the later ones: the series is split.",
+    },
 )
 
-RecurrenceKind = strawberry.enum(
+RecurrenceKind = described_enum(
     recurrence.RecurrenceKind,
     name="RecurrenceKind",
     description="How an event repeats: DAILY, WEEKLY (on weekdays), MONTHLY_BY_DAY (a day "
     "number), MONTHLY_BY_WEEKDAY (the n-th or last weekday), YEARLY, WORKDAYS (Mon–Fri).",
+    values={
+        "DAILY": "Every N days.",
+        "WEEKLY": "Every N weeks, on the weekdays given.",
+        "MONTHLY_BY_DAY": "Every N months, on a day number (monthDay).",
+        "MONTHLY_BY_WEEKDAY": "Every N months, on the n-th (or last) weekday.",
+        "YEARLY": "Every N years, on the start's date.",
+        "WORKDAYS": "Monday to Friday.",
+    },
 )
 
-ReminderChannel = strawberry.enum(
+ReminderChannel = described_enum(
     models.Channel,
     name="ReminderChannel",
     description="How a reminder reaches people: EMAIL, WEBHOOK, SLACK, TELEGRAM or SMS.",
+    values={
+        "EMAIL": "An e-mail to the person's address.",
+        "WEBHOOK": "An HTTPS POST, signed with HMAC-SHA256.",
+        "SLACK": "A Slack incoming webhook.",
+        "TELEGRAM": "A Telegram message to a chat id.",
+        "SMS": "A text message to a phone number.",
+    },
 )
 
 

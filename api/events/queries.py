@@ -3,15 +3,15 @@ from typing import Annotated
 
 import strawberry
 import strawberry_django
-from strawberry_django.relay import DjangoListConnection
 
-from api.audit.types import AuditEntryType
+from api.audit.types import AuditEntryType, AuditOrder
 from api.context import Info, actor_of
 from api.ids import decode_id
+from api.pagination import keyset_connection
 from reservation.selectors import events as event_selectors
 from reservation.services import events
 
-from .types import EventStatus, EventType
+from .types import EventOrder, EventStatus, EventType
 
 EventId = Annotated[strawberry.ID, strawberry.argument(description="The event's ID.")]
 
@@ -27,9 +27,10 @@ class EventQuery:
         # Re-read as a queryset, so the optimizer fetches what the response shows.
         return event_selectors.event_by_id(event_id=event.pk)  # type: ignore[return-value]
 
-    @strawberry_django.connection(
-        DjangoListConnection[EventType],
-        description="The events you organise or are a party to, newest first (not through "
+    @keyset_connection(
+        EventType,
+        description="The events you organise or are a party to, newest first unless orderBy says "
+        "otherwise (not through "
         "a link). With a range: scheduled events overlapping it, and proposed ones with a "
         "candidate overlapping it.",
     )
@@ -46,19 +47,32 @@ class EventQuery:
         end: Annotated[
             datetime | None, strawberry.argument(description="Only those starting before this.")
         ] = None,
+        order_by: Annotated[
+            EventOrder,  # type: ignore[valid-type]
+            strawberry.argument(description="The order (the ID breaks ties)."),
+        ] = EventOrder.CREATED_DESC,  # type: ignore[attr-defined]
     ) -> list[EventType]:
         user = actor_of(info).require_user()
-        return event_selectors.event_list(  # type: ignore[return-value]
+        found = event_selectors.event_list(
             user=user, statuses=[s.value for s in status] if status else None, start=start, end=end
         )
+        return order_by.apply(found)  # type: ignore[return-value]
 
-    @strawberry_django.connection(
-        DjangoListConnection[AuditEntryType],
-        description="Everything that happened to an event, oldest first, each with the "
+    @keyset_connection(
+        AuditEntryType,
+        description="Everything that happened to an event, oldest first unless orderBy says "
+        "otherwise, each with the "
         "candidate list of that moment: for its organizer and parties (a link: its own event) "
         "and staff. Staff can still read it after the event is deleted.",
     )
-    def event_log(self, info: Info, id: EventId) -> list[AuditEntryType]:
-        return event_selectors.event_log(  # type: ignore[return-value]
-            actor=actor_of(info), event_id=decode_id(id, "Event")
-        )
+    def event_log(
+        self,
+        info: Info,
+        id: EventId,
+        order_by: Annotated[
+            AuditOrder,  # type: ignore[valid-type]
+            strawberry.argument(description="The order (the ID breaks ties)."),
+        ] = AuditOrder.AT_ASC,  # type: ignore[attr-defined]
+    ) -> list[AuditEntryType]:
+        found = event_selectors.event_log(actor=actor_of(info), event_id=decode_id(id, "Event"))
+        return order_by.apply(found)  # type: ignore[return-value]

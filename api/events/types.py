@@ -2,49 +2,105 @@ from datetime import datetime
 
 import strawberry
 import strawberry_django
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from strawberry import relay
 
 from api.accounts.types import UserType
 from api.context import Info, actor_of
+from api.enums import described_enum
+from api.pagination import Order
 from reservation import models
 from reservation.selectors import events as event_selectors
 
 Answer = models.Vote.Answer
 
-EventStatus = strawberry.enum(
+EventStatus = described_enum(
     models.EventStatus,
     name="EventStatus",
     description="PROPOSED (finding a time), SCHEDULED (a time is agreed) or CANCELLED.",
+    values={
+        "PROPOSED": "Candidate times are being voted on.",
+        "SCHEDULED": "A time is agreed (start and end are set).",
+        "CANCELLED": "Called off.",
+    },
 )
 
-ParticipantRole = strawberry.enum(
+ParticipantRole = described_enum(
     models.Participant.Role,
     name="ParticipantRole",
     description="ORGANIZER (proposed the event) or PARTY (invited to it).",
+    values={"ORGANIZER": "Proposed the event.", "PARTY": "Invited to it."},
 )
 
-Rsvp = strawberry.enum(
+Rsvp = described_enum(
     models.Participant.Rsvp,
     name="Rsvp",
     description="A participant's answer once the event is scheduled: UNDECIDED, YES, MAYBE, NO.",
+    values={
+        "UNDECIDED": "No answer yet.",
+        "YES": "Will attend.",
+        "MAYBE": "Might attend.",
+        "NO": "Will not attend.",
+    },
 )
 
-VoteAnswer = strawberry.enum(
-    Answer, name="VoteAnswer", description="A party's answer for a candidate: YES, IF_NEED_BE, NO."
+VoteAnswer = described_enum(
+    Answer,
+    name="VoteAnswer",
+    description="A party's answer for a candidate: YES, IF_NEED_BE, NO.",
+    values={
+        "YES": "The time suits them.",
+        "IF_NEED_BE": "They could make it if no better time is found.",
+        "NO": "The time does not work for them.",
+    },
 )
 
-NotificationKind = strawberry.enum(
+NotificationKind = described_enum(
     models.Notification.Kind,
     name="NotificationKind",
     description="What an e-mail is about (an event invitation, a scheduled or cancelled event, "
     "a reservation change).",
+    values={
+        "EVENT_INVITATION": "An invitation to vote on an event's candidate times.",
+        "EVENT_SCHEDULED": "An event's time is agreed.",
+        "EVENT_CANCELLED": "An event is called off.",
+        "RESERVATION_CONFIRMED": "A reservation is confirmed.",
+        "RESERVATION_CANCELLED": "A reservation is cancelled.",
+        "RESERVATION_RESCHEDULED": "A reservation moved to another time.",
+        "RESERVATION_EXPIRED": "A hold lapsed unconfirmed.",
+    },
 )
 
-NotificationStatus = strawberry.enum(
+NotificationStatus = described_enum(
     models.Notification.Status,
     name="NotificationStatus",
     description="PENDING (recorded, to be sent by a background job), SENT or FAILED.",
+    values={
+        "PENDING": "Recorded; a background job will send it.",
+        "SENT": "Handed to the mail server.",
+        "FAILED": "Could not be sent.",
+    },
+)
+
+
+class EventOrderBy(Order):
+    CREATED_DESC = ("-created_at", "-id")
+    CREATED_ASC = ("created_at", "id")
+    # A proposed event has no start yet: it comes after the scheduled ones either way.
+    START_ASC = (F("start").asc(nulls_last=True), "id")
+    START_DESC = (F("start").desc(nulls_last=True), "-id")
+
+
+EventOrder = described_enum(
+    EventOrderBy,
+    name="EventOrder",
+    description="The order of a list of events.",
+    values={
+        "CREATED_DESC": "Newest proposal first.",
+        "CREATED_ASC": "Oldest proposal first.",
+        "START_ASC": "Earliest agreed start first; events without one (proposed) last.",
+        "START_DESC": "Latest agreed start first; events without one (proposed) last.",
+    },
 )
 
 

@@ -1,8 +1,7 @@
 import strawberry
-import strawberry_django
-from strawberry_django.relay import DjangoListConnection
 
 from api.context import Info, actor_of
+from api.pagination import keyset_connection
 from reservation.selectors.feeds import calendar_feeds_of
 
 from .types import CalendarFeedType
@@ -10,8 +9,8 @@ from .types import CalendarFeedType
 
 @strawberry.type
 class FeedQuery:
-    @strawberry_django.connection(
-        DjangoListConnection[CalendarFeedType],
+    @keyset_connection(
+        CalendarFeedType,
         description="Your calendar feeds, newest first (revoked ones included).",
     )
     def calendar_feeds(self, info: Info) -> list[CalendarFeedType]:

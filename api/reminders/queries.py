@@ -2,10 +2,10 @@ from typing import Annotated
 
 import strawberry
 import strawberry_django
-from strawberry_django.relay import DjangoListConnection
 
 from api.context import Info, actor_of
 from api.ids import decode_id
+from api.pagination import keyset_connection
 from reservation.selectors import reminders as selectors
 
 from .types import ChannelAddressType, ReminderDeliveryType, ReminderType
@@ -32,8 +32,8 @@ class ReminderQuery:
             user=user, event_id=decode_id(event_id, "Event")
         )
 
-    @strawberry_django.connection(
-        DjangoListConnection[ReminderDeliveryType],
+    @keyset_connection(
+        ReminderDeliveryType,
         description="An event's reminder deliveries, latest due first, with their status, "
         "attempts and last error (its organizer only).",
     )

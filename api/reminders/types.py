@@ -6,16 +6,23 @@ from strawberry import relay
 
 from api.accounts.types import UserType
 from api.calendar.types import ReminderChannel, ReminderInput
+from api.enums import described_enum
 from reservation import models
 
 # One enum and one input for reminders across the API: api.calendar's (event create/update).
 __all__ = ["ReminderChannel", "ReminderInput"]
 
-ReminderDeliveryStatus = strawberry.enum(
+ReminderDeliveryStatus = described_enum(
     models.ReminderDelivery.Status,
     name="ReminderDeliveryStatus",
     description="SCHEDULED (a job waits for the due time), SENT, FAILED (retrying, or given "
     "up: see attempts and lastError) or CANCELLED (the event moved or was cancelled).",
+    values={
+        "SCHEDULED": "A job waits for the due time.",
+        "SENT": "Delivered to the channel.",
+        "FAILED": "Sending failed (retrying, or given up: see attempts and lastError).",
+        "CANCELLED": "Not to be sent: the event moved or was cancelled.",
+    },
 )
 
 

@@ -215,7 +215,7 @@ def test_a_tokens_history_is_its_owners(
             "api_token.create",
             "USER",
             "cleo@example.com",
-            {"name": "test", "prefix": client_token[:10]},
+            {"name": "test", "prefix": client_token[:10], "scope": "FULL"},
         )
     )
     assert theirs.json() == log()

@@ -192,6 +192,9 @@ def build_world() -> World:
             "other_event_link": other_event_link,
             "expired_link": expired_link,
             "staff": token_of(root),
+            "read_only_token": api_token_create(
+                actor=actor_for(cleo), name="read-only", scope="READ_ONLY"
+            )[1],
         },
         scheduled_link=scheduled_link,
         connection=connection,
@@ -228,6 +231,7 @@ PERSONAS = (
     "other_event_link",  # Quinn's link to Sam's Elsewhere
     "expired_link",  # Cleo's link to Planning, expired
     "staff",  # root
+    "read_only_token",  # Cleo's READ_ONLY API token: her queries, no mutation at all
 )
 
 # --- expectations -----------------------------------------------------------------------------
@@ -238,6 +242,7 @@ EMPTY = "EMPTY"  # a query answered, with nothing in it
 UNAUTH = "UNAUTHENTICATED"
 DENIED = "PERMISSION_DENIED"
 NOT_FOUND = "NOT_FOUND"
+READ_ONLY = "READ_ONLY_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -252,6 +257,8 @@ def expect(default: object = None, **by_persona: object) -> dict[str, object]:
     always HTTP 401."""
     outcomes = {persona: by_persona.get(persona, default) for persona in PERSONAS}
     outcomes["expired_link"] = by_persona.get("expired_link", DEAD)
+    # Cleo reading with a read-only token sees what she sees (mutations: see `mutation`).
+    outcomes["read_only_token"] = by_persona.get("read_only_token", outcomes["owning_client"])
     missing = [persona for persona, outcome in outcomes.items() if outcome is None]
     assert not missing, f"no outcome for {missing}"
     return outcomes
@@ -302,7 +309,7 @@ def mutation(
         name=name,
         document=f"mutation M{header} {{ {name}{call} {RESULT} }}",
         variables=variables,
-        outcomes=outcomes,
+        outcomes={**outcomes, "read_only_token": READ_ONLY},
         mutation=True,
         on_scheduled=on_scheduled,
     )
@@ -367,7 +374,7 @@ QUERIES = [
         "apiTokens",
         "{ apiTokens { edges { node { name } } } }",
         none,
-        signed_in(Sees(["test"]), owning_client=Sees(["spare", "test"])),
+        signed_in(Sees(["test"]), owning_client=Sees(["read-only", "spare", "test"])),
         show=lambda data: sorted(nodes(data, "name")),
     ),
     Operation(
@@ -522,6 +529,29 @@ QUERIES = [
         show=lambda data: data["totalCount"],
         on_scheduled=True,
     ),
+    Operation(
+        "node",
+        "query Q($id: ID!) { node(id: $id) { id } }",
+        reservation_id,
+        # As `reservation` answers, except that whoever may not see it gets null, not an error
+        expect(EMPTY, owning_client=OK, provider=OK, staff=OK),
+        show=lambda data: data and data["id"],
+    ),
+    Operation(
+        "nodes",
+        "query Q($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+        lambda w: {"ids": [gid("Reservation", w.held.pk), gid("Event", w.proposed.pk)]},
+        # Each as `node` (and so as `reservation` and `event`) would answer it
+        expect(
+            Sees([False, False]),
+            owning_client=Sees([True, True]),
+            provider=Sees([True, False]),
+            organizer=Sees([False, True]),
+            party_link=Sees([False, True]),
+            staff=Sees([True, True]),
+        ),
+        show=lambda data: [item is not None for item in data],
+    ),
 ]
 
 SIGNED_IN_OWN = signed_in(OK)
@@ -550,6 +580,13 @@ MUTATIONS = [
     ),
     mutation("logout", "", none, expect(DENIED, anonymous=OK)),
     mutation("apiTokenCreate", 'name: "more"', none, SIGNED_IN_OWN),
+    mutation(
+        "apiTokenObtain",
+        'email: $email, password: $password, name: "app"',
+        lambda w: {"email": w.cleo.email, "password": PASSWORD},
+        expect(OK),  # whoever knows Cleo's password, with or without a token of their own
+        declare="$email: String!, $password: String!",
+    ),
     mutation(
         "apiTokenRevoke",
         "id: $id",
@@ -894,6 +931,20 @@ PROBES = [
     Probe("eventLog", "Event", Event, persona="other_event_link", own=sams),
     Probe("eventReminders", "Event", Event, key="eventId", own=sams),
     Probe("eventReminderDeliveries", "Event", Event, key="eventId", own=sams),
+    Probe("node", "Reservation", Reservation),
+    Probe("node", "Event", Event, own=sams),
+    Probe("node", "Event", Event, persona="other_event_link", own=sams),
+    Probe("node", "ApiToken", ApiToken, own=sams_tokens),
+    Probe("node", "TimeOff", TimeOff),
+    Probe("node", "CalendarFeed", CalendarFeed),
+    Probe("node", "AvailabilityWindow", AvailabilityWindow),
+    Probe("node", "User", User, own=lambda w: {User.objects.get(email="sam@example.com").pk}),
+    Probe(
+        "node",
+        "EventAccessToken",
+        EventAccessToken,
+        own=lambda w: set(w.elsewhere.access_tokens.values_list("pk", flat=True)),
+    ),
     Probe("reservationConfirm", "Reservation", Reservation),
     Probe("reservationCancel", "Reservation", Reservation),
     Probe("reservationReschedule", "Reservation", Reservation),
@@ -953,8 +1004,9 @@ def test_guessing_ids_finds_nothing(db: None, world: World, probe: Probe) -> Non
 
     # Then each answer is the answer about an object that does not exist: no data, same code,
     # same message
-    refused = unknown.get("errors") or unknown["data"][probe.operation].get("messages")
-    assert refused or unknown["data"][probe.operation]["edges"] == [], unknown
+    answer = None if unknown.get("errors") else unknown["data"][probe.operation]
+    refused = unknown.get("errors") or answer is None or answer.get("messages")
+    assert refused or answer["edges"] == [], unknown
     differing = {pk: answer for pk, answer in answers.items() if answer != unknown}
     assert not differing, f"unlike an unknown ID ({unknown}): {differing}"
 

@@ -205,7 +205,7 @@ query Tokens($before: String!) { apiTokens(before: $before) { edges { node { id 
 
 
 @pytest.mark.parametrize("cursor", ["!!", "bm9jb2xvbg=="])
-def test_a_malformed_cursor_is_invalid_input_not_an_internal_error(cursor: str) -> None:
+def test_a_malformed_cursor_is_invalid_cursor_not_an_internal_error(cursor: str) -> None:
     # Given a user with a token
     user = make_user()
     # When a page is asked for before a cursor that is not base64 of "type:id"
@@ -215,9 +215,9 @@ def test_a_malformed_cursor_is_invalid_input_not_an_internal_error(cursor: str) 
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {token_of(user)}",
     )
-    # Then it is refused as bad input (it was INTERNAL_ERROR, found by the fuzzer)
+    # Then it is refused as a bad cursor (it was INTERNAL_ERROR, found by the fuzzer)
     assert response.status_code == 200
-    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["INVALID_INPUT"]
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["INVALID_CURSOR"]
 
 
 TOKENS = "query { apiTokens { edges { node { id } } } }"

@@ -24,7 +24,7 @@ from .persisted_query import PersistedQuery
 from .policy import BookingPolicy
 from .profiles import Client, Provider
 from .reservation import Reservation, ReservationStatus
-from .token import ApiToken
+from .token import ApiToken, TokenScope
 from .user import User
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "ReservationStatus",
     "SyncState",
     "TimeOff",
+    "TokenScope",
     "User",
     "Vote",
     "WorkingHours",

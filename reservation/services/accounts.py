@@ -4,14 +4,14 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from reservation.actors import Actor, utcnow
 from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
-from reservation.models import ApiToken, Client, Provider, User
+from reservation.models import ApiToken, Client, Provider, TokenScope, User
 from reservation.services.audit import audit_record
 from reservation.timezones import is_time_zone
 from reservation.validation import require_one_line
@@ -185,27 +185,77 @@ def _digest(secret: str) -> str:
 
 
 def api_token_create(
-    *, actor: Actor, name: str, now: datetime | None = None
+    *, actor: Actor, name: str, scope: str = TokenScope.FULL, now: datetime | None = None
 ) -> tuple[ApiToken, str]:
     """Create a personal token for the acting user; returns (token, secret). The secret is not
-    stored and cannot be shown again."""
+    stored and cannot be shown again. A READ_ONLY token runs queries only."""
     now = now or utcnow()
     user = actor.require_user()
+    return _token_issue(
+        actor=actor, user=user, name=name, scope=scope, action="api_token.create", now=now
+    )
+
+
+def api_token_obtain(
+    *,
+    email: str,
+    password: str,
+    name: str,
+    scope: str = TokenScope.FULL,
+    now: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Trade an e-mail address and password for a new personal token (an app without a
+    browser); INVALID_CREDENTIALS for a wrong pair or an inactive account. Returns (token,
+    secret)."""
+    now = now or utcnow()
+    name = _token_name(name)
+    _token_scope(scope)
+    user = authenticate(None, username=email.strip().lower(), password=password)
+    if user is None:
+        raise DomainError(ErrorCode.INVALID_CREDENTIALS, "Wrong e-mail or password.")
+    return _token_issue(
+        actor=Actor(user=user),
+        user=user,
+        name=name,
+        scope=scope,
+        action="api_token.obtain",
+        now=now,
+    )
+
+
+def _token_name(name: str) -> str:
     name = require_one_line(name, field="name", max_length=100)
     if not name:
         raise DomainError(
             ErrorCode.INVALID_INPUT, "Give the token a name of 1–100 characters.", field="name"
         )
+    return name
+
+
+def _token_scope(scope: str) -> None:
+    if scope not in TokenScope.values:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            f"A token's scope is one of {', '.join(TokenScope.values)}.",
+            field="scope",
+        )
+
+
+def _token_issue(
+    *, actor: Actor, user: User, name: str, scope: str, action: str, now: datetime
+) -> tuple[ApiToken, str]:
+    name = _token_name(name)
+    _token_scope(scope)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits
     with transaction.atomic():
         token = ApiToken.objects.create(
-            user=user, name=name, prefix=secret[:10], digest=_digest(secret)
+            user=user, name=name, prefix=secret[:10], digest=_digest(secret), scope=scope
         )
         audit_record(
             actor=actor,
-            action="api_token.create",
+            action=action,
             subject=token,
-            changes={"name": name, "prefix": token.prefix},
+            changes={"name": name, "prefix": token.prefix, "scope": str(scope)},
             at=now,
         )
     return token, secret

@@ -234,7 +234,11 @@ def test_token_create_stores_only_the_digest_and_shows_the_secret_once() -> None
     assert secret not in stored
     assert secret[10:] not in stored
     assert audit_trail() == [("api_token.create", "apitoken", token.pk, "USER")]
-    assert AuditEntry.objects.get().changes == {"name": "laptop", "prefix": secret[:10]}
+    assert AuditEntry.objects.get().changes == {
+        "name": "laptop",
+        "prefix": secret[:10],
+        "scope": "FULL",
+    }
 
 
 def test_each_token_gets_its_own_secret() -> None:
