@@ -22,6 +22,7 @@ from reservation.errors import DomainError, ErrorCode
 from reservation.selectors import accounts as account_selectors
 from reservation.selectors import booking as booking_selectors
 from reservation.selectors import events as event_selectors
+from reservation.selectors import external_calendars as connection_selectors
 from reservation.selectors import feeds as feed_selectors
 from reservation.selectors import reminders as reminder_selectors
 from reservation.selectors import reservations as reservation_selectors
@@ -129,16 +130,28 @@ def _audit_entry(actor: Actor, pk: int) -> Model | None:
     return log.filter(pk=pk).first()
 
 
+def _connection(actor: Actor, pk: int) -> Model | None:
+    user = actor.require_user()
+    return connection_selectors.calendar_connections_of(user=user).filter(pk=pk).first()
+
+
+def _external_calendar(actor: Actor, pk: int) -> Model | None:
+    user = actor.require_user()
+    return models.ExternalCalendar.objects.filter(pk=pk, connection__user=user).first()
+
+
 # Every Node type of the schema (api/tests/test_relay.py fails when one is missing).
 RESOLVERS: dict[str, Callable[[Actor, int], Model | None]] = {
     "ApiToken": _api_token,
     "AuditEntry": _audit_entry,
     "AvailabilityWindow": _window,
+    "CalendarConnection": _connection,
     "CalendarFeed": _feed,
     "CandidateSlot": _candidate,
     "Client": _client,
     "Event": _event,
     "EventAccessToken": _access_token,
+    "ExternalCalendar": _external_calendar,
     "Provider": _provider,
     "Reminder": _reminder,
     "ReminderDelivery": _delivery,

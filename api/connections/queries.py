@@ -1,8 +1,8 @@
 import strawberry
 import strawberry_django
-from strawberry_django.relay import DjangoListConnection
 
 from api.context import Info, actor_of
+from api.pagination import keyset_connection
 from reservation.selectors.external_calendars import (
     calendar_connections_of,
     writebacks_needing_attention,
@@ -13,8 +13,8 @@ from .types import CalendarConnectionType, CalendarWritebackType
 
 @strawberry.type
 class ConnectionQuery:
-    @strawberry_django.connection(
-        DjangoListConnection[CalendarConnectionType],
+    @keyset_connection(
+        CalendarConnectionType,
         description="Your connected calendars, with their calendars and last sync.",
     )
     def calendar_connections(self, info: Info) -> list[CalendarConnectionType]:

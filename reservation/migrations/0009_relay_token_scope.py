@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reservation', '0006_notification_drop_link'),
+        ('reservation', '0008_caldav_external_calendars'),
     ]
 
     operations = [
