@@ -105,7 +105,7 @@ def resolve(
         token = read_token(path)
         source = str(path) if token else "none"
     zone_name = time_zone or env.get("RENDEZVOUS_TZ") or file_config.get("time_zone")
-    color = not no_color and "NO_COLOR" not in env and env.get("TERM") != "dumb"
+    color = not no_color and not env.get("NO_COLOR") and env.get("TERM") != "dumb"
     return Settings(
         url=resolved_url,
         token=token,

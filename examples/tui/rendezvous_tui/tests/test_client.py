@@ -1,0 +1,177 @@
+"""The client's parts that need no server: typed times, error words, its operations against
+the server's schema, and where the token is kept."""
+
+import os
+import stat
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from graphql import build_schema, parse, validate
+
+from rendezvous_tui import config, times
+from rendezvous_tui.api import Problem, operation_names, operation_text
+from rendezvous_tui.words import PLAIN, plain
+from reservation.errors import ErrorCode
+
+SCHEMA = Path(__file__).resolve().parents[4] / "schema.graphql"
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+# --- typed times -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "minutes"),
+    [
+        ("2030-01-15T10 1", datetime(2030, 1, 15, 9, 0, tzinfo=UTC), 60),
+        ("2030-01-15T10:30 0:45", datetime(2030, 1, 15, 9, 30, tzinfo=UTC), 45),
+        ("2030-01-15 10:30 1:30", datetime(2030, 1, 15, 9, 30, tzinfo=UTC), 90),
+        ("2030-07-15T10:30 0:45", datetime(2030, 7, 15, 8, 30, tzinfo=UTC), 45),  # summer time
+        ("2030-01-15T10:30Z 2", datetime(2030, 1, 15, 10, 30, tzinfo=UTC), 120),
+        ("2030-01-15T10:30+05:30 0:10", datetime(2030, 1, 15, 5, 0, tzinfo=UTC), 10),
+        ("2030-01-15T10:30:15-0200 0:01", datetime(2030, 1, 15, 12, 30, 15, tzinfo=UTC), 1),
+        ("  2030-01-15t09 24  ", datetime(2030, 1, 15, 8, 0, tzinfo=UTC), 1440),
+    ],
+)
+def test_a_typed_span_is_a_start_in_my_zone_and_a_length(
+    text: str, start: datetime, minutes: int
+) -> None:
+    span = times.parse_span(text, BERLIN)
+    assert (span.start.astimezone(UTC), span.minutes) == (start, minutes)
+    assert span.as_input() == {"start": start.isoformat(), "durationMinutes": minutes}
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("2030-01-15 1", "type a start and a length as YYYY-MM-DDThh[:mm] hh[:mm]"),
+        ("2030-02-30T10 1", "2030-02-30 is not a date"),
+        ("2030-01-15T24 1", "24:00 is not a time of day"),
+        ("2030-01-15T10:60 1", "10:60 is not a time of day"),
+        ("2030-01-15T10 0:75", "0:75 is not a length"),
+        ("2030-01-15T10 0", "the length must be at least one minute"),
+        ("2030-03-31T02:30 1", "2030-03-31 02:30 does not exist in Europe/Berlin"),
+    ],
+)
+def test_a_mistyped_span_says_why(text: str, reason: str) -> None:
+    with pytest.raises(times.BadTime) as caught:
+        times.parse_span(text, BERLIN)
+    assert str(caught.value).startswith(reason)
+
+
+def test_the_clock_going_back_takes_the_first_of_the_two_times() -> None:
+    span = times.parse_span("2030-10-27T02:30 1", BERLIN)  # 02:30 happens twice that night
+    assert span.start.astimezone(UTC) == datetime(2030, 10, 27, 0, 30, tzinfo=UTC)
+
+
+def test_days_and_spans_read_back_in_my_zone() -> None:
+    today = date(2030, 1, 15)
+    assert times.parse_day("", BERLIN, today=today) == today
+    assert times.parse_day("tomorrow", BERLIN, today=today) == date(2030, 1, 16)
+    assert times.parse_day("+10", BERLIN, today=today) == date(2030, 1, 25)
+    assert times.parse_day("2030-02-01", BERLIN, today=today) == date(2030, 2, 1)
+    with pytest.raises(times.BadTime):
+        times.parse_day("soon", BERLIN, today=today)
+    start, end = "2030-01-15T22:30:00Z", "2030-01-16T00:00:00+00:00"
+    assert times.span_text(start, end, BERLIN) == "Tue 2030-01-15 23:30–Wed 2030-01-16 01:00"
+    assert times.span_text(start, start, BERLIN, short=True) == "Tue 01-15 23:30–23:30"
+    assert [times.length(m) for m in (45, 60, 90, 1440)] == ["45m", "1h", "1h30m", "24h"]
+
+
+# --- error words -----------------------------------------------------------------------------
+
+
+def test_every_domain_error_code_has_plain_words() -> None:
+    assert sorted(code.value for code in ErrorCode if code.value not in PLAIN) == []
+
+
+def test_plain_words_keep_the_code_and_the_servers_detail() -> None:
+    assert plain(Problem("SLOT_UNAVAILABLE", "")) == (
+        "That time is not free (any more). [SLOT_UNAVAILABLE]"
+    )
+    assert plain(Problem("IN_THE_PAST", "slots[0] starts in the past.", "slots")) == (
+        "That time has passed already. [IN_THE_PAST] (slots: slots[0] starts in the past.)"
+    )
+    assert plain(Problem("SOMETHING_NEW", "A new refusal.")) == "A new refusal. [SOMETHING_NEW]"
+    assert plain(Problem("HTTP_502", "Bad Gateway")) == (
+        "The server answered HTTP 502. [HTTP_502] (Bad Gateway)"
+    )
+
+
+# --- operations ------------------------------------------------------------------------------
+
+# Sent only to servers that have them; older ones answer GRAPHQL_VALIDATION_FAILED and the
+# client falls back (see shell.obtain_token).
+NEWER_THAN_THIS_SCHEMA = {"TokenObtain"}
+
+
+def test_every_operation_is_valid_against_the_servers_schema() -> None:
+    schema = build_schema(SCHEMA.read_text("utf-8"))
+    has_obtain = "apiTokenObtain" in schema.mutation_type.fields
+    checked = []
+    for name in operation_names():
+        if name in NEWER_THAN_THIS_SCHEMA and not has_obtain:
+            continue
+        errors = validate(schema, parse(operation_text(name)))
+        assert [str(e) for e in errors] == [], name
+        checked.append(name)
+    assert len(checked) >= 20
+
+
+def test_an_operation_is_sent_with_exactly_the_fragments_it_uses() -> None:
+    text = operation_text("Agree")
+    assert text.startswith("mutation Agree(")
+    assert "fragment EventFull on Event" in text
+    assert "fragment Problem on OperationInfo" in text
+    assert "fragment" not in operation_text("Me")
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def test_the_token_file_is_the_owners_alone(tmp_path: Path) -> None:
+    path = tmp_path / "rendezvous" / "token"
+    path.parent.mkdir()
+    path.write_text("old")
+    path.chmod(0o644)
+    config.write_token(path, "rdv_secret")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert config.read_token(path) == "rdv_secret"
+    path.chmod(0o640)
+    with pytest.raises(config.ConfigError, match="can be read by others"):
+        config.read_token(path)
+
+
+def test_flags_beat_the_environment_which_beats_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RENDEZVOUS_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "config.toml").write_text('url = "http://file/graphql"\ntime_zone = "Asia/Tokyo"\n')
+    config.write_token(tmp_path / "token", "rdv_from_file")
+
+    def resolve(env: dict[str, str], **flags: str | None) -> tuple[object, ...]:
+        found = config.resolve(
+            url=flags.get("url"),
+            token_file=flags.get("token_file"),
+            time_zone=flags.get("time_zone"),
+            no_color=False,
+            environ=env,
+        )
+        return found.url, found.token, found.time_zone, found.color
+
+    assert resolve({}) == ("http://file/graphql", "rdv_from_file", "Asia/Tokyo", True)
+    env = {"RENDEZVOUS_URL": "http://env/graphql", "RENDEZVOUS_TOKEN": "rdv_env", "NO_COLOR": "1"}
+    assert resolve(env) == ("http://env/graphql", "rdv_env", "Asia/Tokyo", False)
+    other = tmp_path / "other"
+    config.write_token(other, "rdv_flag")
+    assert resolve(env, url="http://flag/graphql", token_file=str(other), time_zone="UTC") == (
+        "http://flag/graphql",
+        "rdv_flag",
+        "UTC",
+        False,
+    )
+    assert resolve({"NO_COLOR": ""})[3] is True  # NO_COLOR counts only when not empty
+    os.remove(tmp_path / "config.toml")
+    assert resolve({})[0] == config.DEFAULT_URL
