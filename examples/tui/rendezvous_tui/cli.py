@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from rendezvous_tui import config
-from rendezvous_tui.api import Api
+from rendezvous_tui.api import Api, ApiError
 from rendezvous_tui.shell import Shell, obtain_token
 from rendezvous_tui.terminal import Terminal
 from rendezvous_tui.words import plain
@@ -35,9 +35,24 @@ def parser() -> argparse.ArgumentParser:
         "command",
         nargs="?",
         choices=["login", "logout"],
-        help="login: sign in with e-mail and password and store a token; logout: forget it",
+        help="login: sign in with e-mail and password, store a token; "
+        "logout: revoke the stored token and delete it",
     )
     return p
+
+
+def revoke(api: Api, secret: str) -> bool:
+    """Revoke the API token whose secret this is (found by its prefix among mine)."""
+    edges = api.run("ApiTokens", first=100)["edges"]
+    mine = [
+        e["node"]
+        for e in edges
+        if not e["node"]["revokedAt"] and secret.startswith(e["node"]["prefix"])
+    ]
+    if len(mine) != 1:
+        return False
+    api.run("TokenRevoke", id=mine[0]["id"])
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,11 +69,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     path = config.token_path(config.config_dir())
     if args.command == "logout":
-        if config.forget_token(path):
-            print(f"Forgot the token in {path}.")
-            print("It still works until you revoke it (apiTokenRevoke, or the admin site).")
-        else:
+        stored = config.read_token(path)
+        if stored is None:
             print(f"No token stored in {path}.")
+            return 0
+        try:
+            revoked = revoke(Api(settings.url, stored), stored)
+        except ApiError as exc:
+            for problem in exc.problems:
+                print(f"✗ {plain(problem)}", file=sys.stderr)
+            revoked = False
+        config.forget_token(path)
+        if revoked:
+            print(f"✓ signed out: the token is revoked and {path} is deleted")
+        else:
+            print(f"Deleted {path}; the server did not revoke the token (see above).")
         return 0
     if args.command == "login":
         try:

@@ -2,12 +2,15 @@
 sign in, propose to two addresses, narrow and extend, notify, agree (through a STALE_VERSION
 someone else caused), read the log."""
 
+import os
 import stat
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from rendezvous_tui.tests.screen import Screen
+from rendezvous_tui.tests.screen import PACKAGE_ROOT, Screen
 from reservation.actors import Actor
 from reservation.models import ApiToken, Event, Notification
 from reservation.services.events import SlotInput, event_extend
@@ -155,3 +158,17 @@ def test_propose_narrow_notify_agree_and_read_the_log(
     screen.expect("[exited 0 ]")
     assert secret not in screen.transcript()
     assert "\x1b[3" not in screen.visible()  # NO_COLOR: no colour escapes
+
+    # When she signs out, the token is revoked on the server and gone from the disk
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "rendezvous_tui", "--url", server, "logout"],
+        env={**os.environ, "RENDEZVOUS_CONFIG_DIR": str(config), "PYTHONPATH": str(PACKAGE_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert done.stdout == f"✓ signed out: the token is revoked and {token_file} is deleted\n"
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert not token_file.exists()
