@@ -37,7 +37,7 @@ HELP = [
     ("?", "this help"),
     ("q", "quit (Ctrl-D too)"),
 ]
-SLOT_PAGE = 20
+SLOT_PAGE = 40
 SLOT_DAYS = 14
 ANSWERS = {"y": "YES", "m": "IF_NEED_BE", "n": "NO"}
 NOTICE_WORDS = {
@@ -692,9 +692,28 @@ class Shell:
             f"{provider['name']}: free slots ({self.tz.key}; provider in {provider['timeZone']})",
             "head",
         )
+        # One line per day, `n hh:mm` per slot: 40 slots fit an 80×24 screen.
+        days: dict[str, list[str]] = {}
         for i, (_, slot) in enumerate(self.slots, 1):
-            self.say(f"{i:>3}  {self.span(slot['start'], slot['end'])}")
-        self.say("b<n> books slot n, e.g. b1.", "dim")
+            start = times.instant(slot["start"]).astimezone(self.tz)
+            odd = self.slot_minutes(i - 1) != self.slot_minutes(0)
+            label = f"{i:>3} {start:%H:%M}" + ("*" if odd else "")
+            days.setdefault(f"{start:%a %Y-%m-%d}", []).append(label)
+        per_line = max(1, (self.term.width - 16) // 9)
+        for day, labels in days.items():
+            for first in range(0, len(labels), per_line):
+                head = day if first == 0 else ""
+                self.say(
+                    f"{head:<15}" + "".join(f"{x:<9}" for x in labels[first : first + per_line])
+                )
+        more = " (more: s again from a later day)" if len(self.slots) == SLOT_PAGE else ""
+        self.say(f"each {times.length(self.slot_minutes(0))}; b<n> books slot n{more}", "dim")
+
+    def slot_minutes(self, index: int) -> int:
+        _, slot = self.slots[index]
+        return int(
+            (times.instant(slot["end"]) - times.instant(slot["start"])).total_seconds() // 60
+        )
 
     def cmd_book(self, n: int | None) -> None:
         if not self.slots:

@@ -51,8 +51,15 @@ def test_free_slots_book_confirm_and_list(
     # Then she sees the slots the server offers, in her zone
     screen.expect("Pat's Practice: free slots (America/New_York; provider in UTC)")
     offered = available_slots(provider=provider, start=now, end=now + timedelta(days=14), now=now)
-    for n, (start, end) in enumerate(offered[:3], 1):
-        screen.expect(f"{n:>3}  {span(start, end)}")
+    # (one line per day: `n hh:mm` for each slot, seven to a line on 80 columns)
+    first_day = offered[0][0].astimezone(NEW_YORK).date()
+    that_day = [
+        f"{n:>3} {start.astimezone(NEW_YORK):%H:%M}"
+        for n, (start, _) in enumerate(offered[:40], 1)
+        if start.astimezone(NEW_YORK).date() == first_day
+    ]
+    label = f"{first_day:%a %Y-%m-%d}"
+    assert screen.expect(f"{label}  ") == f"{label:<15}" + "".join(that_day[:7])
 
     # When someone else takes the first slot before she books it
     reservation_create(actor=Actor(user=rival.user), provider_id=provider.pk, start=offered[0][0])
