@@ -306,7 +306,7 @@ class Shell:
         width = self.term.width
         status = event["status"]
         if event["recurrence"]:
-            status += f" · repeats {event['recurrence']}"
+            status += f" · {times.rule_text(event['recurrence'])}"
         self.term.write(
             [
                 ("head", clip(event["title"], width - 30)),

@@ -128,3 +128,31 @@ def length(minutes: int) -> str:
     if not hours:
         return f"{mins}m"
     return f"{hours}h{mins:02}m" if mins else f"{hours}h"
+
+
+_FREQ = {
+    "DAILY": ("daily", "days"),
+    "WEEKLY": ("weekly", "weeks"),
+    "MONTHLY": ("monthly", "months"),
+    "YEARLY": ("yearly", "years"),
+}
+_DAYS = {"MO": "Mon", "TU": "Tue", "WE": "Wed", "TH": "Thu", "FR": "Fri", "SA": "Sat", "SU": "Sun"}
+
+
+def rule_text(rrule: str) -> str:
+    """`FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;COUNT=5` → `every 2 weeks on Mon, Thu, 5 times`."""
+    parts = dict(p.split("=", 1) for p in rrule.split(";") if "=" in p)
+    once, many = _FREQ.get(parts.get("FREQ", ""), (rrule.lower(), ""))
+    interval = int(parts.get("INTERVAL", "1") or 1)
+    words = [once if interval == 1 else f"every {interval} {many}"]
+    if days := parts.get("BYDAY"):
+        nth = {"": "", "-1": "last ", "1": "1st ", "2": "2nd ", "3": "3rd ", "4": "4th "}
+        named = [nth.get(d[:-2], d[:-2] + " ") + _DAYS.get(d[-2:], d[-2:]) for d in days.split(",")]
+        words.append("on " + ", ".join(named))
+    if day := parts.get("BYMONTHDAY"):
+        words.append(f"on day {day}")
+    if count := parts.get("COUNT"):
+        words.append(f"{count} times")
+    if until := parts.get("UNTIL"):
+        words.append(f"until {until[:4]}-{until[4:6]}-{until[6:8]}")
+    return " ".join(words[:2]) + "".join(f", {w}" for w in words[2:])

@@ -90,7 +90,8 @@ class Screen:
         return "\n".join(self.lines())
 
     def close(self) -> None:
-        self.log.write_text(self.transcript(), "utf-8")
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.log.write_text(self.transcript(), "utf-8")  # kept in tmp_path for a failed test
         subprocess.run(  # noqa: S603
             ["tmux", "-L", self.socket, "kill-server"],  # noqa: S607
             capture_output=True,

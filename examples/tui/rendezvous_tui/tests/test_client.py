@@ -80,6 +80,23 @@ def test_days_and_spans_read_back_in_my_zone() -> None:
     assert [times.length(m) for m in (45, 60, 90, 1440)] == ["45m", "1h", "1h30m", "24h"]
 
 
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ("FREQ=WEEKLY;BYDAY=MO", "weekly on Mon"),
+        ("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;COUNT=5", "every 2 weeks on Mon, Thu, 5 times"),
+        ("FREQ=MONTHLY;BYDAY=-1FR", "monthly on last Fri"),
+        (
+            "FREQ=MONTHLY;BYMONTHDAY=15;UNTIL=20301231T235959Z",
+            "monthly on day 15, until 2030-12-31",
+        ),
+        ("FREQ=DAILY", "daily"),
+    ],
+)
+def test_a_recurrence_rule_reads_as_words(rule: str, words: str) -> None:
+    assert times.rule_text(rule) == words
+
+
 # --- error words -----------------------------------------------------------------------------
 
 

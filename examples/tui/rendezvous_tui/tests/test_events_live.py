@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from rendezvous_tui.tests.screen import PACKAGE_ROOT, Screen
 from reservation.actors import Actor
-from reservation.models import ApiToken, Event, Notification
+from reservation.models import ApiToken, Event, Notification, Vote
+from reservation.services.accounts import api_token_create
 from reservation.services.events import SlotInput, event_extend
 from reservation.tests.factories import PASSWORD, make_user
 
@@ -32,7 +33,7 @@ def test_propose_narrow_notify_agree_and_read_the_log(
 ) -> None:
     # Given Ana (Berlin) with an account, Bo with one, and cy@example.org with none
     ana = make_user(email="ana@example.com", name="Ana", time_zone="Europe/Berlin")
-    make_user(email="bo@example.com", name="Bo")
+    bo = make_user(email="bo@example.com", name="Bo")
     day = datetime.now(BERLIN).date() + timedelta(days=30)
     d1, d2, d3, d4 = (day + timedelta(days=i) for i in range(4))
     config = tmp_path / "config"
@@ -116,6 +117,34 @@ def test_propose_narrow_notify_agree_and_read_the_log(
     assert sorted(
         Notification.objects.filter(event=event).values_list("recipient__email", "kind")
     ) == [("bo@example.com", "EVENT_INVITATION"), ("cy@example.org", "EVENT_INVITATION")]
+
+    # When Bo, in a terminal of his own (UTC, a token in the environment), answers two times
+    bo_screen = Screen(
+        "--url",
+        server,
+        env={
+            "RENDEZVOUS_CONFIG_DIR": str(tmp_path / "bo"),
+            "RENDEZVOUS_TOKEN": api_token_create(actor=Actor(user=bo), name="tui")[1],
+            "NO_COLOR": "1",
+        },
+    )
+    screens.append(bo_screen)
+    bo_screen.expect("Signed in as bo@example.com · times in UTC")
+    bo_screen.type("l")
+    bo_screen.expect("  1 PROPOSED   Planning lunch (invited)")
+    bo_screen.type("v1")
+    bo_screen.expect(f"  1 {d1:%a %Y-%m-%d} 11:00–12:00?")  # 12:00 in Berlin
+    bo_screen.type("y")
+    bo_screen.expect("  2 ")
+    bo_screen.type("")
+    bo_screen.expect("  3 ")
+    bo_screen.type("maybe")
+    bo_screen.expect("✓ 2 answer(s) recorded")
+    bo_screen.expect(f"  1  {d1:%a %Y-%m-%d} 11:00–12:00              1h    1    0   0  yes")
+    bo_screen.expect(f"  3  {d4:%a %Y-%m-%d} 15:00–16:00              1h    0    1   0  if need be")
+    assert sorted(
+        Vote.objects.filter(participant__user=bo).values_list("candidate__start", "answer")
+    ) == [(berlin(d1, 12), "YES"), (berlin(d4, 16), "IF_NEED_BE")]
 
     # When she is about to agree and, meanwhile, the event changes under her
     screen.type("a1")
