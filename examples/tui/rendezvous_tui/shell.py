@@ -82,6 +82,7 @@ class Shell:
         self.me: dict[str, Any] | None = None
         self.tz = ZoneInfo("UTC")
         self.events: list[dict[str, Any]] = []  # as numbered by the last `l`
+        self.events_total = 0
         self.current: str | None = None  # the event `d` alone means
         self.providers: list[dict[str, Any]] = []
         self.slots: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (provider, slot)
@@ -250,6 +251,7 @@ class Shell:
     def load_events(self) -> None:
         found = self.api.run("Events", first=100)
         self.events = [edge["node"] for edge in found["edges"]]
+        self.events_total = found["totalCount"] or len(self.events)
 
     def cmd_list(self, _: int | None) -> None:
         self.load_events()
@@ -284,6 +286,8 @@ class Shell:
                     ("dim", clip(when, max(10, self.term.width - 46))),
                 ]
             )
+        if self.events_total > len(self.events):
+            self.say(f"(the newest {len(self.events)} of {self.events_total})", "dim")
 
     def event_id(self, n: int | None) -> str:
         if n is None:
