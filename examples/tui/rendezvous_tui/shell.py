@@ -163,8 +163,11 @@ class Shell:
         path = config.token_path(config.config_dir())
         config.write_token(path, token)
         self.api = Api(self.api.url, token)
+        overridden = self.settings.token_source.startswith(("$", "--"))
         self.settings.token_source = str(path)
         self.ok(f"signed in; token stored in {path} (readable by you only)")
+        if overridden:
+            self.say("Next time, drop $RENDEZVOUS_TOKEN / --token-file to use it.", "warn")
         return True
 
     # --- the loop -------------------------------------------------------------------------
@@ -205,7 +208,7 @@ class Shell:
     }
 
     def dispatch(self, line: str) -> None:
-        m = re.fullmatch(r"\s*([a-z?])\s*(\d+)?\s*", line)
+        m = re.fullmatch(r"\s*([a-z?])\s*(\d+)?\s*", line.lower())
         if not m or m[1] not in self.COMMANDS:
             self.say(f"Unknown command {line!r}; ? shows the commands.", "warn")
             return
@@ -216,7 +219,7 @@ class Shell:
             if str(exc):
                 self.say(str(exc), "dim")
         except (KeyboardInterrupt, EOFError):
-            self.say("(cancelled: nothing was changed)", "dim")
+            self.say("(cancelled)", "dim")
         except ApiError as exc:
             self.fail(exc)
 
@@ -400,8 +403,9 @@ class Shell:
             event_input["title"] = title
         event = self.api.run("Propose", input=event_input)
         self.current = event["id"]
-        self.events = []
-        self.ok("proposed; nobody is told yet (n e-mails the parties)")
+        self.load_events()  # numbers as `l` would show them now
+        n = next((i for i, e in enumerate(self.events, 1) if e["id"] == event["id"]), None)
+        self.ok(f"proposed as event {n}; nobody is told yet (n{n} e-mails the parties)")
         self.show(event)
 
     # STALE_VERSION: show what changed, offer to try again on the new version.

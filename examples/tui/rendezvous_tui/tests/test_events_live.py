@@ -66,7 +66,7 @@ def test_propose_narrow_notify_agree_and_read_the_log(
     screen.type(f"{d1}T12 1", f"{d2}T12:30 1:30", f"{d3}T25 1")
     screen.expect("25:00 is not a time of day; type it again")
     screen.type(f"{d3}T13 0:45", "")
-    screen.expect("✓ proposed; nobody is told yet")
+    screen.expect("✓ proposed as event 1; nobody is told yet (n1 e-mails the parties)")
     screen.expect("Planning lunch  PROPOSED · v1")
     screen.expect("parties   bo@example.com, cy@example.org")
     screen.expect(f"  1  {d1:%a %Y-%m-%d} 12:00–13:00              1h    0    0   0  -")
