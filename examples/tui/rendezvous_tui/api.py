@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -27,6 +29,8 @@ from graphql import (
 )
 
 USER_AGENT = "rendezvous-tui/1"
+RETRIES = 3
+RETRY_WAIT = 2.0  # seconds; the server's Retry-After
 TIMEOUT_SECONDS = 20
 
 
@@ -79,6 +83,14 @@ class _Spreads(Visitor):
         self.names.add(node.name.value)
 
 
+def operation_kind(name: str) -> str:
+    """`query` or `mutation`."""
+    for d in _document().definitions:
+        if isinstance(d, OperationDefinitionNode) and d.name and d.name.value == name:
+            return d.operation.value
+    raise KeyError(f"no operation {name} in operations.graphql")
+
+
 @cache
 def operation_text(name: str) -> str:
     """The document to send for operation `name`: the operation and the fragments it uses."""
@@ -125,6 +137,7 @@ class Api:
     def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url
         self._token = token
+        self.on_retry: Callable[[str], None] = lambda _: None
         self._cookies = http.cookiejar.CookieJar()
         self._opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(self._cookies)
@@ -185,8 +198,25 @@ class Api:
         return payload.get("data") or {}
 
     def run(self, operation: str, /, *, session: bool = False, **variables: Any) -> Any:
-        """The value of the operation's one root field; an OperationInfo raises Refused."""
-        return unwrap(self.post(operation, variables, session=session))
+        """The value of the operation's one root field; an OperationInfo raises Refused.
+
+        While the server's database is unavailable for a moment (DATABASE_UNAVAILABLE), a
+        query is asked again, and so is a mutation that carries an idempotency key (`key`):
+        repeating either cannot do anything twice. Other mutations are not repeated."""
+        repeatable = operation_kind(operation) == "query" or "key" in variables
+        for attempt in range(1, RETRIES + 1):
+            try:
+                return unwrap(self.post(operation, variables, session=session))
+            except Refused:
+                raise
+            except ApiError as exc:
+                if not repeatable or attempt == RETRIES or "DATABASE_UNAVAILABLE" not in exc.codes:
+                    raise
+                self.on_retry(
+                    f"the server's database is unavailable; asking again in {RETRY_WAIT:g} s"
+                )
+                time.sleep(RETRY_WAIT)
+        raise AssertionError("unreachable")
 
 
 def unwrap(data: dict) -> Any:

@@ -76,9 +76,10 @@ class Shell:
     def __init__(
         self, api: Api, settings: config.Settings, *, term: Terminal | None = None
     ) -> None:
-        self.api = api
         self.settings = settings
         self.term = term or Terminal(color=settings.color, toolbar=self._toolbar)
+        self.api = api
+        self.api.on_retry = lambda text: self.say(f"… {text}", "dim")
         self.me: dict[str, Any] | None = None
         self.tz = ZoneInfo("UTC")
         self.events: list[dict[str, Any]] = []  # as numbered by the last `l`
@@ -163,6 +164,7 @@ class Shell:
         path = config.token_path(config.config_dir())
         config.write_token(path, token)
         self.api = Api(self.api.url, token)
+        self.api.on_retry = lambda text: self.say(f"… {text}", "dim")
         overridden = self.settings.token_source.startswith(("$", "--"))
         self.settings.token_source = str(path)
         self.ok(f"signed in; token stored in {path} (readable by you only)")

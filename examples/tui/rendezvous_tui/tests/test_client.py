@@ -1,16 +1,21 @@
 """The client's parts that need no server: typed times, error words, its operations against
 the server's schema, and where the token is kept."""
 
+import json
 import os
 import stat
+import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
 from graphql import build_schema, parse, validate
 
-from rendezvous_tui import config, times
+from rendezvous_tui import api, config, times
 from rendezvous_tui.api import Problem, operation_names, operation_text
 from rendezvous_tui.words import PLAIN, plain
 from reservation.errors import ErrorCode
@@ -192,3 +197,80 @@ def test_flags_beat_the_environment_which_beats_the_config_folder(
     assert resolve({"NO_COLOR": ""})[3] is True  # NO_COLOR counts only when not empty
     os.remove(tmp_path / "config.toml")
     assert resolve({})[0] == config.DEFAULT_URL
+
+
+# --- a database that is away for a moment ------------------------------------------------------
+
+
+class Flaky(BaseHTTPRequestHandler):
+    """Answers DATABASE_UNAVAILABLE (503, as the server does) `outage` times, then data."""
+
+    outage = 0
+    bodies: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        Flaky.bodies.append(body)
+        if Flaky.outage:
+            Flaky.outage -= 1
+            status, answer = (
+                503,
+                {
+                    "data": None,
+                    "errors": [{"message": "wait", "extensions": {"code": "DATABASE_UNAVAILABLE"}}],
+                },
+            )
+        else:
+            status, answer = 200, {"data": {"me": {"email": "ana@example.com"}}}
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setattr(api, "RETRY_WAIT", 0.01)
+    Flaky.bodies = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/graphql"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_query_is_asked_again_while_the_database_is_away(flaky: str) -> None:
+    Flaky.outage = 2
+    client = api.Api(flaky, "rdv_secret")
+    said: list[str] = []
+    client.on_retry = said.append
+    assert client.run("Me") == {"email": "ana@example.com"}
+    assert len(Flaky.bodies) == 3
+    assert said == ["the server's database is unavailable; asking again in 0.01 s"] * 2
+
+
+def test_a_mutation_without_an_idempotency_key_is_not_repeated(flaky: str) -> None:
+    Flaky.outage = 1
+    with pytest.raises(api.ApiError) as caught:
+        api.Api(flaky, "rdv_secret").run("Confirm", id="UmVzZXJ2YXRpb246MQ==")
+    assert caught.value.codes == ["DATABASE_UNAVAILABLE"]
+    assert len(Flaky.bodies) == 1
+
+
+def test_a_reservation_with_its_key_is_repeated_with_the_same_key(flaky: str) -> None:
+    Flaky.outage = 1
+    api.Api(flaky, "rdv_secret").run("Reserve", provider="p", start="s", key="k-1")
+    assert [b["variables"]["key"] for b in Flaky.bodies] == ["k-1", "k-1"]
+
+
+def test_gives_up_after_three_tries(flaky: str) -> None:
+    Flaky.outage = 5
+    with pytest.raises(api.ApiError):
+        api.Api(flaky, "rdv_secret").run("Me")
+    assert len(Flaky.bodies) == 3
