@@ -519,10 +519,20 @@ class Shell:
         event = self.proposed(n)
         self.show(event)
         self.say("For each time: y (yes), m (if need be), n (no), empty (no answer).")
+        self.say("Your earlier answers are filled in; Enter keeps one.", "dim")
+        me = (self.me or {}).get("email")
+        letter = {value: key for key, value in ANSWERS.items()}
         votes = []
         for i, slot in enumerate(event["candidates"], 1):
+            mine = next(
+                (v["answer"] for v in slot["votes"] if v["participant"]["user"]["email"] == me),
+                None,
+            )
             while True:
-                answer = self.term.ask(f"  {i} {self.span(slot['start'], slot['end'])}? ").lower()
+                answer = self.term.ask(
+                    f"  {i} {self.span(slot['start'], slot['end'])}? ",
+                    default=letter.get(mine or "", ""),
+                ).lower()
                 if not answer or answer[0] in ANSWERS:
                     break
                 self.say("  y, m, n or empty", "warn")
@@ -615,6 +625,13 @@ class Shell:
                 return f"e-mailed {changes.get('recipient')}: {kind}", []
             case "event.view":
                 return "opened through an e-mailed link", []
+            case "event.create":
+                return f"created with {len(changes.get('participants', []))} other(s)", []
+            case "event.update":
+                return f"changed ({changes.get('scope', 'ALL').lower().replace('_', ' ')})", []
+            case "event.respond":
+                rsvp = changes.get("rsvp") or ["", ""]
+                return f"answered {str(rsvp[-1]).lower()}", []
             case _:
                 return action, []
 
