@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import textwrap
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -99,7 +100,10 @@ class Shell:
 
     def fail(self, error: ApiError) -> None:
         for problem in error.problems:
-            self.term.write([("err", "✗ "), ("", plain(problem))])
+            first, *rest = textwrap.wrap(plain(problem), self.term.width - 2) or [""]
+            self.term.write([("err", "✗ "), ("", first)])
+            for line in rest:
+                self.say(f"  {line}")
 
     def _toolbar(self) -> str:
         who = self.me["email"] if self.me else "not signed in"

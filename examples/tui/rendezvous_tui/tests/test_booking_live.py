@@ -94,6 +94,7 @@ def test_free_slots_book_confirm_and_list(
     screen.type("q")
     screen.expect("[exited 0 ]")
     assert secret not in screen.transcript()
+    assert max(map(len, screen.lines())) <= 80  # nothing wrapped on an 80-column screen
 
 
 def test_a_revoked_token_is_explained_and_offers_to_sign_in(
@@ -109,10 +110,10 @@ def test_a_revoked_token_is_explained_and_offers_to_sign_in(
         },
     )
     screens.append(screen)
-    screen.expect(
-        "✗ You are not signed in, or your token was revoked: sign in again. [UNAUTHENTICATED]"
-    )
+    screen.expect("✗ You are not signed in, or your token was revoked: sign in again.")
+    screen.expect("  [UNAUTHENTICATED] (The Bearer token is unknown, revoked or expired.)")
     screen.expect("E-mail:")
     screen.type("")
     screen.expect("[exited 1 ]")
     assert "rdv_not-a-token" not in screen.transcript()
+    assert max(map(len, screen.lines())) <= 80

@@ -186,6 +186,9 @@ def test_propose_narrow_notify_agree_and_read_the_log(
     screen.type("q")
     screen.expect("[exited 0 ]")
     assert secret not in screen.transcript()
+    # nothing wrapped on an 80-column screen (but the test's long temporary path)
+    lines = screen.lines() + bo_screen.lines()
+    assert [line for line in lines if len(line) > 80 and str(tmp_path) not in line] == []
     assert "\x1b[3" not in screen.visible()  # NO_COLOR: no colour escapes
 
     # When she signs out, the token is revoked on the server and gone from the disk
