@@ -228,6 +228,8 @@ class Shell:
             self.say("(cancelled)", "dim")
         except ApiError as exc:
             self.fail(exc)
+        except Exception as exc:  # noqa: BLE001 - one failed command must not end the session
+            self.term.write([("err", "✗ "), ("", f"the client failed on this command: {exc!r}")])
 
     def cmd_help(self, _: int | None) -> None:
         for key, text in HELP:

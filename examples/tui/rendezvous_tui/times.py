@@ -75,6 +75,8 @@ def parse_span(text: str, tz: ZoneInfo) -> Span:
         else:
             sign = 1 if offset[0] == "+" else -1
             hours, mins = int(offset[1:3]), int(offset[3:5] or 0)
+            if hours > 23 or mins > 59:
+                raise BadTime(f"{match['offset']} is not a UTC offset")
             tzinfo = timezone(sign * timedelta(hours=hours, minutes=mins))
         start = datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=tzinfo)
     else:

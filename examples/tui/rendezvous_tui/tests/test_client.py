@@ -57,6 +57,7 @@ def test_a_typed_span_is_a_start_in_my_zone_and_a_length(
         ("2030-01-15T10:60 1", "10:60 is not a time of day"),
         ("2030-01-15T10 0:75", "0:75 is not a length"),
         ("2030-01-15T10 0", "the length must be at least one minute"),
+        ("2030-01-15T10+25:00 1", "+25:00 is not a UTC offset"),
         ("2030-03-31T02:30 1", "2030-03-31 02:30 does not exist in Europe/Berlin"),
     ],
 )
