@@ -18,6 +18,7 @@ export DEBUG ?= 1
 PIPENV := $(shell command -v pipenv 2>/dev/null || echo .local/tools/bin/pipenv)
 
 .PHONY: help install db db-stop migrate demo run test lint schema bench clean graphiql examples
+.PHONY: help install db db-stop migrate demo run test lint schema bench clean tui
 
 help:
 	@echo "make run     install, migrate, load demo data, serve http://127.0.0.1:8000/graphql + worker"
@@ -26,6 +27,7 @@ help:
 	@echo "make examples run the client kits in examples/ against a fresh server"
 	@echo "make bench   run the benchmarks under devops/bench"
 	@echo "make db-stop stop the embedded PostgreSQL"
+	@echo "make tui     the terminal client (ARGS=\"--url ... login\"; see README, Terminal client)"
 
 .local/tools/bin/pipenv:
 	$(PYTHON) -m venv .local/tools
@@ -92,6 +94,9 @@ $(GRAPHIQL_VENDOR)/versions.json: devops/graphiql/package.json devops/graphiql/p
 examples: install db
 	cd examples && npm ci --no-audit --no-fund --loglevel=error
 	$(PY) examples/run.py
+# The terminal client (examples/tui): a prompt against a running server, over GraphQL only.
+tui: install
+	@PYTHONPATH=examples/tui $(PY) -m rendezvous_tui $(ARGS)
 
 clean:
 	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles $(GRAPHIQL_VENDOR) devops/graphiql/node_modules examples/node_modules

@@ -1,0 +1,3 @@
+from rendezvous_tui.cli import main
+
+raise SystemExit(main())
