@@ -17,8 +17,7 @@ export DEBUG ?= 1
 # pipenv from the machine if it has one, else a private copy under .local/tools.
 PIPENV := $(shell command -v pipenv 2>/dev/null || echo .local/tools/bin/pipenv)
 
-.PHONY: help install db db-stop migrate demo run test lint schema bench clean graphiql examples
-.PHONY: help install db db-stop migrate demo run test lint schema bench clean tui
+.PHONY: help install db db-stop migrate demo run test lint schema bench clean graphiql examples tui
 
 help:
 	@echo "make run     install, migrate, load demo data, serve http://127.0.0.1:8000/graphql + worker"
