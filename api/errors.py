@@ -38,6 +38,7 @@ _PAGINATION_MESSAGES = ("Argument 'first'", "Argument 'last'", "Argument 'offset
 # messages (pinned by api/tests/test_hardening.py, so an upgrade that rewords them fails there).
 _LIMIT_CODES = (
     (re.compile(r"exceeds maximum operation depth"), "QUERY_TOO_DEEP"),
+    (re.compile(r"Maximum introspection depth exceeded"), "QUERY_TOO_DEEP"),
     (re.compile(r"aliases found\. Allowed"), "TOO_MANY_ALIASES"),
     (re.compile(r"Document contains more than \d+ tokens"), "TOO_MANY_TOKENS"),
     (re.compile(r"introspection has been disabled"), "INTROSPECTION_DISABLED"),

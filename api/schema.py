@@ -16,7 +16,17 @@ from api.events.mutations import EventMutation
 from api.events.queries import EventQuery
 from api.feeds.mutations import FeedMutation
 from api.feeds.queries import FeedQuery
-from api.limits import aliases_limiter, depth_limiter, introspection_guard, tokens_limiter
+from api.limits import (
+    CostBudget,
+    HideSuggestions,
+    InputCleaning,
+    OperationNameRequired,
+    aliases_limiter,
+    depth_limiter,
+    introspection_depth_limiter,
+    introspection_guard,
+    tokens_limiter,
+)
 from api.metrics import OperationMetrics
 from api.reminders.mutations import ReminderMutation
 from api.reminders.queries import ReminderQuery
@@ -60,10 +70,15 @@ schema = Schema(
     extensions=[
         OperationMetrics,  # first: the outermost, so it times all the others
         ErrorCodes,
+        HideSuggestions,
         tokens_limiter,
+        OperationNameRequired,
         depth_limiter,
+        introspection_depth_limiter,
         aliases_limiter,
         introspection_guard,
+        InputCleaning,
+        CostBudget,
         DjangoOptimizerExtension,
     ],
 )
