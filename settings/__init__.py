@@ -292,6 +292,8 @@ GRAPHQL_COST_LIMIT = env_int("GRAPHQL_COST_LIMIT", 10_000)
 GRAPHQL_COST_LIMIT_ANONYMOUS = env_int("GRAPHQL_COST_LIMIT_ANONYMOUS", 2_000)
 GRAPHQL_COST_LIST_SIZE = env_int("GRAPHQL_COST_LIST_SIZE", 5)  # lists with no page argument
 GRAPHQL_COST_INTROSPECTION = env_int("GRAPHQL_COST_INTROSPECTION", 100)
+# Where rate-limit counts live (a `limits` storage URL): default REDIS_URL, else per process.
+RATE_LIMIT_STORAGE_URL = os.environ.get("RATE_LIMIT_STORAGE_URL", "")
 # --- end of edge's block
 
 # Rate limits (count per window) on the abusable operations, counted in the cache above.
