@@ -17,13 +17,14 @@ export DEBUG ?= 1
 # pipenv from the machine if it has one, else a private copy under .local/tools.
 PIPENV := $(shell command -v pipenv 2>/dev/null || echo .local/tools/bin/pipenv)
 
-.PHONY: help install db db-stop migrate demo run test lint schema bench clean
+.PHONY: help install db db-stop migrate demo run test lint schema bench clean http-audit
 
 help:
 	@echo "make run     install, migrate, load demo data, serve http://127.0.0.1:8000/graphql + worker"
 	@echo "make test    install, lint and run the whole test suite"
 	@echo "make schema  regenerate schema.graphql after changing the API"
 	@echo "make bench   run the benchmarks under devops/bench"
+	@echo "make http-audit URL=...  graphql-http's GraphQL-over-HTTP audit against a running server"
 	@echo "make db-stop stop the embedded PostgreSQL"
 
 .local/tools/bin/pipenv:
@@ -72,6 +73,12 @@ bench: migrate
 	$(PY) devops/bench/run.py
 	$(PY) devops/bench/freetime.py
 	$(PY) devops/bench/freetime_db.py
+
+# graphql-http's GraphQL-over-HTTP audit suite against a running server (make run first).
+URL ?= http://127.0.0.1:8000/graphql
+http-audit:
+	npm ci --prefix devops/http-audit --no-audit --no-fund
+	node devops/http-audit/audit.mjs $(URL)
 
 clean:
 	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles

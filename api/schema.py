@@ -30,11 +30,19 @@ from api.limits import (
 from api.metrics import OperationMetrics
 from api.reminders.mutations import ReminderMutation
 from api.reminders.queries import ReminderQuery
+from api.sharing import SharingMutation, SharingQuery
 
 
 @strawberry.type(description="Read the calendar, slots, reservations, events and their history.")
 class Query(
-    AccountQuery, BookingQuery, AuditQuery, EventQuery, FeedQuery, CalendarQuery, ReminderQuery
+    AccountQuery,
+    BookingQuery,
+    AuditQuery,
+    EventQuery,
+    FeedQuery,
+    CalendarQuery,
+    ReminderQuery,
+    SharingQuery,
 ):
     # No generic `node(id:)` field: strawberry's resolves any ID with no visibility check
     # (anyone could read any reservation or user). Each type has its own checked field.
@@ -52,6 +60,7 @@ class Mutation(
     FeedMutation,
     CalendarMutation,
     ReminderMutation,
+    SharingMutation,
 ):
     pass
 

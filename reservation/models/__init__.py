@@ -15,7 +15,7 @@ from .policy import BookingPolicy
 from .profiles import Client, Provider
 from .reservation import Reservation, ReservationStatus
 from .token import ApiToken
-from .user import User
+from .user import FreeBusySharing, User
 
 __all__ = [
     "ApiToken",
@@ -30,6 +30,7 @@ __all__ = [
     "Event",
     "EventAccessToken",
     "EventStatus",
+    "FreeBusySharing",
     "Notification",
     "OccurrenceChange",
     "Participant",
