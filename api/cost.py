@@ -7,9 +7,9 @@ The estimate, in abstract units (calibrated in devops/bench/cost.py):
 - a list multiplies what its items cost by the page asked for (`first`, `last` or `limit`,
   else the argument's default, else the API's maximum page; lists without such an argument
   count GRAPHQL_COST_LIST_SIZE items);
-- the date-range fields add a cost per day of their range: `availableSlots` (per day),
-  `freeTime` (per day and person), `occurrences` (per day, and per person when `users` is
-  given), so a year-long range costs what it makes the server do;
+- the date-range fields add a cost per day of their range: `availableSlots` (2 per day),
+  `freeTime` (500 a call, 4 per day and person), `occurrences` (200 a call, 2 per day, and
+  per person when `users` is given), so a year-long range costs what it makes the server do;
 - `__schema` and `__type` cost a flat GRAPHQL_COST_INTROSPECTION (served from memory; their
   shape is bounded by the introspection depth limits).
 Aliases are counted like the fields they repeat: 29 aliases cost 29 times.
@@ -50,17 +50,20 @@ INTROSPECTION_FIELDS = ("__schema", "__type")
 
 @dataclass(frozen=True)
 class RangeWeight:
-    """Cost per day of a field's [start, end), times the number of `users` when `per_user`."""
+    """A field's cost for its range: `base` for the call (its fixed queries), plus `per_day`
+    for each day of [start, end), times the number of `users` when `per_user`."""
 
+    base: float
     per_day: float
     per_user: bool
 
 
 # The fields whose work grows with the length of their range (see the selectors' limits).
+# Measured with devops/bench/cost.py: a freeTime call costs ~8 queries before its first day.
 RANGE_FIELDS: Mapping[str, RangeWeight] = {
-    "availableSlots": RangeWeight(per_day=2, per_user=False),
-    "freeTime": RangeWeight(per_day=4, per_user=True),
-    "occurrences": RangeWeight(per_day=2, per_user=True),
+    "availableSlots": RangeWeight(base=0, per_day=2, per_user=False),
+    "freeTime": RangeWeight(base=500, per_day=4, per_user=True),
+    "occurrences": RangeWeight(base=200, per_day=2, per_user=True),
 }
 
 
@@ -198,7 +201,8 @@ class CostEstimator:
         if weight is not None and parent is self.schema.query_type:
             people = arguments.get("users")
             factor = max(len(people), 1) if weight.per_user and isinstance(people, list) else 1
-            cost += weight.per_day * _days(arguments.get("start"), arguments.get("end")) * factor
+            length = _days(arguments.get("start"), arguments.get("end"))
+            cost += weight.base + weight.per_day * length * factor
         if is_leaf_type(named):
             return cost
         if _unwrap_list(field.type):

@@ -53,13 +53,15 @@ def test_the_estimate_follows_ranges_pages_and_aliases() -> None:
     assert estimate(one_day, days(30)) == 60 + 10
     # the argument's default page (1000) when `first` is not given
     assert estimate(one_day.replace(", first: 10", ""), days(1)) == 2 + 1000
-    # freeTime: 4 per day and person; each interval one item
+    # freeTime: 500 a call, 4 per day and person; each interval one item
     free = (
         'query ($u: [String!]!) { freeTime(users: $u, start: "2030-01-01T00:00:00Z", '
         'end: "2030-01-11T00:00:00Z", durationMinutes: 30, limit: 5) { start } }'
     )
-    assert estimate(free, {"u": ["a@example.com"]}) == 40 + 5
-    assert estimate(free, {"u": ["a@example.com", "b@example.com", "c@example.com"]}) == 120 + 5
+    assert estimate(free, {"u": ["a@example.com"]}) == 500 + 40 + 5
+    assert (
+        estimate(free, {"u": ["a@example.com", "b@example.com", "c@example.com"]}) == 500 + 120 + 5
+    )
     # a connection: its page multiplies its edges; objects cost 1, scalars nothing
     assert estimate("{ providers(first: 7) { totalCount edges { node { id } } } }") == 1 + 7 * 2
     assert estimate("{ providers { edges { node { id } } } }") == 1 + 100 * 2  # the max page
@@ -122,14 +124,14 @@ def test_25_aliased_year_long_free_time_queries_are_refused(
 
 
 def test_the_budgets_are_settings(http: HttpClient, client_token: str) -> None:
-    document = aliased(FREE_YEAR, 1)  # 4 * 365 + 10
+    document = aliased(FREE_YEAR, 1)  # 500 + 4 * 365 + 10
 
-    with override_settings(GRAPHQL_COST_LIMIT=1470):
+    with override_settings(GRAPHQL_COST_LIMIT=1970):
         allowed = post(http, {"query": document, "extensions": {"cost": True}}, token=client_token)
-    with override_settings(GRAPHQL_COST_LIMIT=1469):
+    with override_settings(GRAPHQL_COST_LIMIT=1969):
         refused = post(http, {"query": document}, token=client_token)
 
-    assert allowed.json()["extensions"] == {"cost": {"estimated": 1470, "limit": 1470}}
+    assert allowed.json()["extensions"] == {"cost": {"estimated": 1970, "limit": 1970}}
     assert "errors" not in allowed.json()
     assert errors(refused) == [{"path": None, "code": "QUERY_TOO_COSTLY"}]
 
