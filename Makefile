@@ -17,7 +17,7 @@ export DEBUG ?= 1
 # pipenv from the machine if it has one, else a private copy under .local/tools.
 PIPENV := $(shell command -v pipenv 2>/dev/null || echo .local/tools/bin/pipenv)
 
-.PHONY: help install db db-stop migrate demo run test lint schema bench clean graphiql examples tui
+.PHONY: help install db db-stop migrate demo run test lint schema bench clean graphiql examples tui http-audit
 
 help:
 	@echo "make run     install, migrate, load demo data, serve http://127.0.0.1:8000/graphql + worker"
@@ -25,6 +25,7 @@ help:
 	@echo "make schema  regenerate schema.graphql after changing the API"
 	@echo "make examples run the client kits in examples/ against a fresh server"
 	@echo "make bench   run the benchmarks under devops/bench"
+	@echo "make http-audit URL=...  graphql-http's GraphQL-over-HTTP audit against a running server"
 	@echo "make db-stop stop the embedded PostgreSQL"
 	@echo "make tui     the terminal client (ARGS=\"--url ... login\"; see README, Terminal client)"
 
@@ -96,6 +97,11 @@ examples: install db
 # The terminal client (examples/tui): a prompt against a running server, over GraphQL only.
 tui: install
 	@PYTHONPATH=examples/tui $(PY) -m rendezvous_tui $(ARGS)
+# graphql-http's GraphQL-over-HTTP audit suite against a running server (make run first).
+URL ?= http://127.0.0.1:8000/graphql
+http-audit:
+	npm ci --prefix devops/http-audit --no-audit --no-fund
+	node devops/http-audit/audit.mjs $(URL)
 
 clean:
 	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles $(GRAPHIQL_VENDOR) devops/graphiql/node_modules examples/node_modules

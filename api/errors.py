@@ -63,6 +63,10 @@ DOMAIN_CODES: dict[ErrorCode, str] = {
     ErrorCode.NOT_RECURRING: "The event does not repeat.",
     ErrorCode.NOT_AN_OCCURRENCE: "The event has no occurrence at that time.",
     ErrorCode.OCCURRENCE_CANCELLED: "That occurrence is cancelled already.",
+    ErrorCode.INVALID_CHARACTERS: "A control character in a string, or an invisible "
+    "bidi/zero-width character in a name.",
+    ErrorCode.CALENDAR_UNREACHABLE: "The calendar server refused the account or could not "
+    "be reached.",
 }
 
 RATE_LIMITED = "RATE_LIMITED"
@@ -85,6 +89,16 @@ API_CODES: dict[str, str] = {
     "REQUEST_TOO_LARGE": "The request body is larger than the server accepts.",
     "DATABASE_UNAVAILABLE": "The database is unavailable for a moment; retry shortly.",
     "INTERNAL_ERROR": "A bug: reported with an errorId that is also in the server log.",
+    "QUERY_TOO_COSTLY": "The operation's estimated cost is over your budget; nothing ran.",
+    "OPERATION_NAME_REQUIRED": "Several operations in the document and no operationName.",
+    "METHOD_NOT_ALLOWED": "HTTP 405: a mutation over GET (use POST).",
+    "NOT_ACCEPTABLE": "HTTP 406: the Accept header names no media type the server answers in.",
+    "UNSUPPORTED_MEDIA_TYPE": "HTTP 415: the body is not application/json.",
+    "INVALID_JSON": "The body is not valid JSON.",
+    "INVALID_REQUEST": "The JSON body is not a GraphQL request object.",
+    "BATCHING_NOT_SUPPORTED": "A JSON array of operations: send one operation per request.",
+    "MISSING_QUERY": "The request has no query.",
+    "OPERATION_NOT_FOUND": "operationName names no operation of the document.",
 }
 
 # Every domain code is a value even before it is described here (the schema test then fails on
@@ -126,6 +140,7 @@ _PAGINATION_MESSAGES = ("Argument 'first'", "Argument 'last'", "Argument 'offset
 # messages (pinned by api/tests/test_hardening.py, so an upgrade that rewords them fails there).
 _LIMIT_CODES = (
     (re.compile(r"exceeds maximum operation depth"), "QUERY_TOO_DEEP"),
+    (re.compile(r"Maximum introspection depth exceeded"), "QUERY_TOO_DEEP"),
     (re.compile(r"aliases found\. Allowed"), "TOO_MANY_ALIASES"),
     (re.compile(r"Document contains more than \d+ tokens"), "TOO_MANY_TOKENS"),
     (re.compile(r"introspection has been disabled"), "INTROSPECTION_DISABLED"),

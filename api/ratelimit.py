@@ -1,33 +1,46 @@
-"""Rate limits on the abusable operations: fixed-window counters in the Django cache.
+"""Rate limits on the abusable operations: moving windows (a sliding log) kept by the
+maintained `limits` library, in Redis when REDIS_URL is set, so that every worker and host
+shares them.
 
-A thin API-layer concern: each limited resolver or view is decorated, the counters are keyed
+A thin API-layer concern: each limited resolver or view is decorated, the counts are keyed
 per operation and per who is asking (API token, link or user; else the client's IP), and an
 operation over its limit is refused before it does anything (a login over the limit does not
-even check the password). Limits are settings (`RATE_LIMITS`); the cache is Redis in
-production, so all workers share the counts.
+even check the password). Limits are settings (`RATE_LIMITS`, `10/m`).
+
+A moving window counts the requests of the last `window` seconds at every moment, so no
+burst fits across a boundary (a fixed one-minute window let through twice the limit in two
+seconds around the minute). `Retry-After` is when the oldest counted request leaves the
+window: the moment one more would be allowed.
 """
 
 import functools
 import hashlib
 import inspect
 import ipaddress
+import logging
+import math
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from limits import RateLimitItemPerSecond
+from limits.storage import Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import RedisError
 
 RATE_LIMITED = "RATE_LIMITED"
+logger = logging.getLogger("api.ratelimit")
 
 Scope = Literal["ip", "actor", "email"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def clock() -> float:
-    """Seconds since the epoch; tests replace it to move between windows."""
+    """Seconds since the epoch, as the limiter's storage sees them; tests replace both."""
     return time.time()
 
 
@@ -42,6 +55,31 @@ class RateLimited(ValidationError):
             f"Too many requests; try again in {retry_after} seconds.", code=RATE_LIMITED
         )
         self.retry_after = retry_after
+
+
+_lock = threading.Lock()
+_limiter: tuple[str, MovingWindowRateLimiter] | None = None
+
+
+def storage_url() -> str:
+    """Where the counts live: RATE_LIMIT_STORAGE_URL, else REDIS_URL, else this process."""
+    return settings.RATE_LIMIT_STORAGE_URL or settings.REDIS_URL or "memory://"
+
+
+def limiter() -> MovingWindowRateLimiter:
+    """The process's limiter on the configured storage (made again if the setting changed)."""
+    global _limiter  # one per process, like a connection pool
+    url = storage_url()
+    with _lock:
+        if _limiter is None or _limiter[0] != url:
+            storage: Storage = storage_from_string(url, key_prefix="rdv-rl")
+            _limiter = (url, MovingWindowRateLimiter(storage))
+        return _limiter[1]
+
+
+def reset() -> None:
+    """Forget every count (tests; `manage.py shell` after a false alarm)."""
+    limiter().storage.reset()
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -78,29 +116,27 @@ def actor_key(request: HttpRequest) -> str:
 
 
 def hit(name: str, keys: Iterable[str]) -> int | None:
-    """Count one request of `name` for each key; the seconds until the window ends when any
-    key is over its limit (the request must be refused), else None."""
+    """Count one request of `name` for each key; the seconds until one more would be allowed
+    when any key is over its limit (the request must be refused), else None."""
     if not settings.RATE_LIMIT_ENABLED:
         return None
     limit, window = settings.RATE_LIMITS[name]
-    moment = clock()
-    slot = int(moment // window)
-    retry_after = window - int(moment % window)
-    over = False
-    for key in keys:
-        # Hashed: keys may hold an e-mail address (any characters, any length).
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        cache_key = f"rl:{name}:{digest}:{slot}"
-        # add() then incr(): both atomic in Redis and in LocMemCache, so concurrent requests
-        # never lose a count. The key lives one window longer than needed, then expires.
-        cache.add(cache_key, 0, timeout=window + 1)
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.add(cache_key, 1, timeout=window + 1)
-            count = 1
-        over = over or count > limit
-    return retry_after if over else None
+    item = RateLimitItemPerSecond(limit, window)
+    retry_after = None
+    try:
+        rate_limiter = limiter()
+        for key in keys:
+            # Hashed: keys may hold an e-mail address (any characters, any length).
+            digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+            if not rate_limiter.hit(item, name, digest):
+                reset_at = rate_limiter.get_window_stats(item, name, digest).reset_time
+                wait = max(1, math.ceil(reset_at - clock()))
+                retry_after = max(retry_after or 0, min(wait, window))
+    except (RedisError, OSError) as exc:
+        # Redis away: serve (fail open) rather than refuse every login; say so loudly.
+        logger.warning("rate limit %s not checked, storage unavailable: %r", name, exc)
+        return None
+    return retry_after
 
 
 def _keys(request: HttpRequest, scopes: Iterable[Scope], arguments: dict[str, Any]) -> list[str]:
@@ -131,6 +167,9 @@ def rate_limited(name: str, *, by: Iterable[Scope]) -> Callable[[F], F]:
             request = arguments["info"].context.request
             retry_after = hit(name, _keys(request, scopes, arguments))
             if retry_after is not None:
+                response = getattr(arguments["info"].context, "response", None)
+                if response is not None:
+                    response["Retry-After"] = str(retry_after)
                 raise RateLimited(retry_after)
             return resolver(*args, **kwargs)
 

@@ -18,13 +18,24 @@ from api.events.mutations import EventMutation
 from api.events.queries import EventQuery
 from api.feeds.mutations import FeedMutation
 from api.feeds.queries import FeedQuery
-from api.limits import aliases_limiter, depth_limiter, introspection_guard, tokens_limiter
+from api.limits import (
+    CostBudget,
+    HideSuggestions,
+    InputCleaning,
+    OperationNameRequired,
+    aliases_limiter,
+    depth_limiter,
+    introspection_depth_limiter,
+    introspection_guard,
+    tokens_limiter,
+)
 from api.metrics import OperationMetrics
 from api.nodes import NodeQuery
 from api.reminders.mutations import ReminderMutation
 from api.reminders.queries import ReminderQuery
 from api.scalars import SCALARS
 from api.scopes import guard_mutations
+from api.sharing import SharingMutation, SharingQuery
 
 
 @strawberry.type(description="Read the calendar, slots, reservations, events and their history.")
@@ -38,6 +49,7 @@ class Query(
     ReminderQuery,
     ConnectionQuery,
     NodeQuery,  # node/nodes: not strawberry's, which would skip every visibility check
+    SharingQuery,
 ):
     pass
 
@@ -55,6 +67,7 @@ class Mutation(
     CalendarMutation,
     ReminderMutation,
     ConnectionMutation,
+    SharingMutation,
 ):
     pass
 
@@ -73,10 +86,15 @@ schema = Schema(
     extensions=[
         OperationMetrics,  # first: the outermost, so it times all the others
         ErrorCodes,
+        HideSuggestions,
         tokens_limiter,
+        OperationNameRequired,
         depth_limiter,
+        introspection_depth_limiter,
         aliases_limiter,
         introspection_guard,
+        InputCleaning,
+        CostBudget,
         DjangoOptimizerExtension,
     ],
 )

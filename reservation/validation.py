@@ -1,5 +1,7 @@
-"""Input checks shared by services: aware datetimes and sane ranges."""
+"""Input checks shared by services: aware datetimes, sane ranges, and clean text."""
 
+import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 from reservation.errors import DomainError, ErrorCode
@@ -49,9 +51,63 @@ def describe_duration(value: timedelta) -> str:
     return " ".join(parts) or "0 minutes"
 
 
+# No text anywhere may hold these: C0 controls but TAB, LF and CR (NUL above all: PostgreSQL
+# `text` cannot store it), DEL, C1 controls, lone surrogates (not encodable as UTF-8, which a
+# JSON "\ud800" escape produces) and the noncharacters U+FFFE, U+FFFF.
+FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Invisible characters that change how a name reads without showing themselves: bidi marks,
+# embeddings, overrides and isolates ("\u202e" turns "Ann gpj.exe" around), zero-width
+# space, word joiner, invisible operators, byte-order mark, soft hyphen.
+INVISIBLE_CHARACTERS = re.compile(
+    "[\u00ad\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+# Zero-width (non-)joiners are part of writing Persian, Indic scripts and emoji sequences:
+# allowed between two visible characters, refused anywhere else (leading, trailing, by a space).
+JOINERS = "\u200c\u200d"
+
+
+def forbidden_character(value: str) -> str | None:
+    """The first character of `value` that no text may hold (see FORBIDDEN_CHARACTERS)."""
+    match = FORBIDDEN_CHARACTERS.search(value)
+    return match.group() if match else None
+
+
+def require_clean_text(value: str, *, field: str) -> str:
+    """The one rule every string from outside goes through (the API applies it to every
+    string argument): INVALID_CHARACTERS when it holds a character no text may hold."""
+    char = forbidden_character(value)
+    if char is not None:
+        raise DomainError(
+            ErrorCode.INVALID_CHARACTERS,
+            f"{field} contains a control character (U+{ord(char):04X}); it cannot be stored.",
+            field=field,
+        )
+    return value
+
+
+def _visible(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LMNPS"
+
+
+def hidden_character(value: str) -> str | None:
+    """The first invisible formatting character that would make a name read as something it
+    is not (see INVISIBLE_CHARACTERS and JOINERS)."""
+    match = INVISIBLE_CHARACTERS.search(value)
+    if match:
+        return match.group()
+    for index, char in enumerate(value):
+        if char in JOINERS and not (
+            0 < index < len(value) - 1 and _visible(value[index - 1]) and _visible(value[index + 1])
+        ):
+            return char
+    return None
+
+
 def require_one_line(value: str, *, field: str, max_length: int) -> str:
     """The text trimmed, or INVALID_INPUT when it is too long or holds control characters
-    (a newline in a name or title would break the e-mail headers it goes into)."""
+    (a newline in a name or title would break the e-mail headers it goes into), or
+    INVALID_CHARACTERS when it holds invisible bidi or zero-width characters (spoofing in
+    mails and the admin)."""
     value = value.strip()
     if len(value) > max_length:
         raise DomainError(
@@ -60,5 +116,13 @@ def require_one_line(value: str, *, field: str, max_length: int) -> str:
     if any(ord(char) < 32 or ord(char) == 127 for char in value):
         raise DomainError(
             ErrorCode.INVALID_INPUT, f"{field} must be one line of text.", field=field
+        )
+    require_clean_text(value, field=field)
+    char = hidden_character(value)
+    if char is not None:
+        raise DomainError(
+            ErrorCode.INVALID_CHARACTERS,
+            f"{field} contains an invisible formatting character (U+{ord(char):04X}).",
+            field=field,
         )
     return value

@@ -295,6 +295,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = GRAPHQL_MAX_BODY_BYTES
 # On: only operations registered with `manage.py persisted_queries_load` are executed.
 GRAPHQL_PERSISTED_ONLY = env_bool("GRAPHQL_PERSISTED_ONLY", False)
 
+# --- edge (helper `edge`): request hygiene and the cost budget (see api/limits.py, api/cost.py)
+# The standard introspection queries (graphql-js, graphql-core) are 15 fields deep.
+GRAPHQL_MAX_INTROSPECTION_DEPTH = env_int("GRAPHQL_MAX_INTROSPECTION_DEPTH", 15)
+# Estimated cost per operation (units in api/cost.py): signed-in callers, everyone else.
+GRAPHQL_COST_LIMIT = env_int("GRAPHQL_COST_LIMIT", 10_000)
+GRAPHQL_COST_LIMIT_ANONYMOUS = env_int("GRAPHQL_COST_LIMIT_ANONYMOUS", 2_000)
+GRAPHQL_COST_LIST_SIZE = env_int("GRAPHQL_COST_LIST_SIZE", 5)  # lists with no page argument
+GRAPHQL_COST_INTROSPECTION = env_int("GRAPHQL_COST_INTROSPECTION", 100)
+# Where rate-limit counts live (a `limits` storage URL): default REDIS_URL, else per process.
+RATE_LIMIT_STORAGE_URL = os.environ.get("RATE_LIMIT_STORAGE_URL", "")
+# --- end of edge's block
+
 # Rate limits (count per window) on the abusable operations, counted in the cache above.
 # Keyed per client IP: behind N reverse proxies set TRUSTED_PROXY_COUNT=N, and the client's
 # address is read from X-Forwarded-For as the N-th proxy from us recorded it (the rest of

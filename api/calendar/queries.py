@@ -8,6 +8,7 @@ from api.ids import decode_id
 from reservation.errors import DomainError, ErrorCode
 from reservation.models import User
 from reservation.selectors import calendar as calendar_selectors
+from reservation.selectors import sharing as sharing_selectors
 
 from .types import FreeInterval, Occurrence, Occurrences, free_interval
 
@@ -68,7 +69,9 @@ class CalendarQuery:
         description="The earliest intervals of at least durationMinutes in [start, end) (at most "
         "366 days) when all these people are free: no event they organise or have not "
         "declined, no live booking as client or provider, no time off, and inside everyone's "
-        "working hours (none set: any time). Any signed-in user may ask (free/busy only)."
+        "working hours (none set: any time). Each person must share their free/busy with you "
+        "(freeBusySharing; by default people you share an event or a booking with): anyone "
+        "else answers NOT_FOUND, exactly like an unknown address."
     )
     def free_time(
         self,
@@ -81,8 +84,9 @@ class CalendarQuery:
         ],
         limit: Annotated[int, strawberry.argument(description="At most this many (1–100).")] = 10,
     ) -> list[FreeInterval]:
-        actor_of(info).require_user()
+        viewer = actor_of(info).require_user()
         who = people(users)
+        sharing_selectors.require_free_busy_shared(viewer=viewer, users=who)  # consent
         found = calendar_selectors.free_time(
             users=who,
             start=start,

@@ -126,6 +126,14 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
     return NOW
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Rate-limit counts live in the limiter's storage: no test inherits another's requests."""
+    from api import ratelimit
+
+    ratelimit.reset()
+
+
 @pytest.fixture
 def http(db: None) -> HttpClient:
     """A test client that, like a browser, gets CSRF checks enforced."""

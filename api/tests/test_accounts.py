@@ -1,5 +1,7 @@
 """Accounts through the API: registration, sessions with CSRF, Bearer tokens, `me`."""
 
+import json
+
 import pytest
 from django.test import Client as HttpClient
 
@@ -140,21 +142,45 @@ def test_register_rejects_bad_input_and_writes_nothing(
     assert gql(ME).json() == {"data": {"me": None}}
 
 
-def test_post_without_csrf_token_is_forbidden(gql: GraphQL, client_profile: object) -> None:
-    # When a browser posts a login without the CSRF token (as a forged cross-site form would)
-    response = gql(LOGIN, {"email": "cleo@example.com", "password": PASSWORD}, csrf=False)
+def test_a_signed_in_browser_posting_without_csrf_token_is_forbidden(
+    gql: GraphQL, http: HttpClient, client_profile: object
+) -> None:
+    # Given a signed-in browser (it carries the session cookie)
+    http.force_login(User.objects.get(email="cleo@example.com"))
 
-    # Then Django refuses it before GraphQL runs, in the API's JSON shape, and no session opens
+    # When it posts a mutation without the CSRF token (as a forged cross-site request would)
+    response = gql(LOGOUT, csrf=False)
+
+    # Then Django refuses it before GraphQL runs, in the API's JSON shape; the session lives on
     assert response.status_code == 403
     assert response["Content-Type"] == "application/json"
     [error] = response.json()["errors"]
     assert error["extensions"] == {"code": "CSRF_FAILED", "reason": "CSRF cookie not set."}
-    assert gql(ME).json() == {"data": {"me": None}}
+    assert gql(ME).json()["data"]["me"]["email"] == "cleo@example.com"
 
 
-def test_post_with_a_wrong_csrf_token_is_forbidden(gql: GraphQL, http: HttpClient) -> None:
-    # Given a browser with a CSRF cookie
+def test_a_forged_cross_site_form_cannot_sign_a_browser_in(
+    http: HttpClient, client_profile: object
+) -> None:
+    # When a cross-site form posts a login (a form can send text/plain, never application/json
+    # without a CORS preflight) from a browser with no session
+    body = json.dumps(
+        {"query": LOGIN, "variables": {"email": "cleo@example.com", "password": PASSWORD}}
+    )
+    response = http.post(GRAPHQL_URL, data=body, content_type="text/plain")
+
+    # Then the endpoint refuses the media type and no session opens
+    assert response.status_code == 415
+    assert response.json()["errors"][0]["extensions"] == {"code": "UNSUPPORTED_MEDIA_TYPE"}
+    assert "sessionid" not in http.cookies
+
+
+def test_post_with_a_wrong_csrf_token_is_forbidden(
+    gql: GraphQL, http: HttpClient, client_profile: object
+) -> None:
+    # Given a signed-in browser with a CSRF cookie
     post_graphql(http, ME)
+    http.force_login(User.objects.get(email="cleo@example.com"))
 
     # When it sends a different token
     response = gql(ME, csrf=False, HTTP_X_CSRFTOKEN="x" * 32)
@@ -172,8 +198,9 @@ def test_a_signed_in_browser_cannot_be_made_to_mutate_over_get(
     # When a cross-site page makes it GET a mutation (GET skips the CSRF check)
     response = http.get(GRAPHQL_URL, {"query": LOGOUT})
 
-    # Then the mutation is refused and the session survives
-    assert response.status_code == 400
+    # Then the mutation is refused (405, POST only) and the session survives
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
     assert gql(ME).json()["data"]["me"]["email"] == "cleo@example.com"
 
 

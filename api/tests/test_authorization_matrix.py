@@ -506,8 +506,11 @@ QUERIES = [
         "query Q($users: [String!]!, $start: DateTime!, $end: DateTime!) {"
         " freeTime(users: $users, start: $start, end: $end, durationMinutes: 60) { start } }",
         lambda w: {"users": [w.cleo.email], "start": iso(at(8, 0)), "end": iso(at(9, 0))},
-        signed_in(OK),  # free/busy of anyone, for anyone signed in (documented)
+        # Cleo's free/busy: herself and her contacts (Olga: events, Pat: bookings); anyone
+        # else NOT_FOUND, as for an address with no account
+        signed_in(NOT_FOUND, owning_client=OK, organizer=OK, provider=OK),
     ),
+    Operation("freeBusySharing", "{ freeBusySharing }", none, signed_in(OK)),
     Operation(
         "channelAddresses",
         "{ channelAddresses { channel address } }",
@@ -614,6 +617,7 @@ MUTATIONS = [
         none,
         SIGNED_IN_OWN,
     ),
+    mutation("freeBusySharingSet", "sharing: NOBODY", none, SIGNED_IN_OWN),
     mutation(
         "timeOffCreate",
         "start: $start, end: $end",

@@ -413,7 +413,8 @@ def test_occurrences_and_free_time_query_counts_are_fixed(
         ).json()
     # Daily from 8 January to 6 March (58 days), one cancelled each.
     assert len(response["data"]["occurrences"]["items"]) == events * 57
-    with django_assert_num_queries(8):
+    # ...and one more for freeTime's consent check (is Pia Olga's contact?)
+    with django_assert_num_queries(9):
         response = gql(
             FREE,
             {

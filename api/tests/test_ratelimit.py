@@ -1,6 +1,7 @@
 """Rate limits: over its limit an operation is refused with RATE_LIMITED before it runs."""
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -8,6 +9,7 @@ from django.conf import settings
 from django.contrib import auth
 from django.test import Client as HttpClient
 from django.test import RequestFactory, override_settings
+from limits.storage import memory as limits_memory
 
 from api import ratelimit
 from api.tests.conftest import GraphQL, gid, iso
@@ -78,11 +80,12 @@ def password_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    """`clock(seconds)`: the rate limiter's time, in seconds after a window starts."""
-    start = 1_800_000_000.0  # a multiple of 60 and of 3600
+    """`clock(seconds)`: the rate limiter's time (its storage's too), in seconds from a start."""
+    start = 1_800_000_000.0
 
     def set_to(seconds: float) -> None:
         monkeypatch.setattr(ratelimit, "clock", lambda: start + seconds)
+        monkeypatch.setattr(limits_memory, "time", SimpleNamespace(time=ratelimit.clock))
 
     set_to(0)
     return set_to
@@ -138,7 +141,7 @@ def test_the_window_resets(
     for _ in range(11):
         gql(LOGIN, {"email": "cleo@example.com", "password": "guess"})
 
-    clock(60)  # the next minute
+    clock(61)  # a minute after the last attempt: all of them left the window
     response = gql(LOGIN, {"email": "cleo@example.com", "password": PASSWORD})
 
     assert response.json() == {"data": {"login": {"email": "cleo@example.com"}}}
@@ -184,7 +187,7 @@ def test_event_notify_is_limited_per_actor(
     clock(3599)
     second = gql(NOTIFY, variables, token=organizer_token)
     party = gql(NOTIFY, variables, token=party_token)
-    clock(3600)
+    clock(3601)  # the first request left the window
     next_hour = gql(NOTIFY, variables, token=organizer_token)
 
     assert code_of(first, "eventNotify") == "STALE_VERSION"
@@ -239,3 +242,120 @@ def test_client_ip_trusts_only_the_configured_proxies(
 
     with override_settings(TRUSTED_PROXY_COUNT=proxies):
         assert ratelimit.client_ip(request) == expected
+
+
+# --- a moving window, Retry-After, and counts shared through Redis --------------------------
+
+
+def test_no_burst_fits_across_a_minute_boundary(
+    gql: GraphQL, client_profile: Any, password_checks: list[str], clock: Any
+) -> None:
+    # Ten wrong guesses in the last seconds of a minute...
+    clock(50)
+    for _ in range(10):
+        gql(LOGIN, {"email": "cleo@example.com", "password": "guess"})
+
+    # ...and the next ones just after it (a fixed window would have let ten more through)
+    clock(65)
+    after_the_boundary = gql(LOGIN, {"email": "cleo@example.com", "password": PASSWORD})
+    clock(111)  # a minute after the guesses
+    a_minute_later = gql(LOGIN, {"email": "cleo@example.com", "password": PASSWORD})
+
+    assert code_of(after_the_boundary, "login") == "RATE_LIMITED"
+    assert after_the_boundary["Retry-After"] == "45"  # when the oldest guess leaves the window
+    assert a_minute_later.json() == {"data": {"login": {"email": "cleo@example.com"}}}
+    assert len(password_checks) == 11
+
+
+def test_the_retry_after_counts_down(gql: GraphQL, client_profile: Any, clock: Any) -> None:
+    for second in range(10):
+        clock(second * 3)  # one guess every 3 seconds, 0..27
+        gql(LOGIN, {"email": "cleo@example.com", "password": "guess"})
+
+    clock(30)
+    first = gql(LOGIN, {"email": "cleo@example.com", "password": "guess"})
+    clock(61)  # the guess at 0 has left; the one at 3 leaves at 63
+    second = gql(LOGIN, {"email": "cleo@example.com", "password": "guess"})
+    third = gql(LOGIN, {"email": "cleo@example.com", "password": "guess"})
+
+    assert first["Retry-After"] == "30"
+    assert code_of(second, "login") == "INVALID_CREDENTIALS"  # a place came free
+    assert "Retry-After" not in second
+    assert (code_of(third, "login"), third["Retry-After"]) == ("RATE_LIMITED", "2")
+
+
+@pytest.fixture
+def redis_url(tmp_path: Any) -> Any:
+    """A private redis-server on a free loopback port (.ci/run installs it)."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (.ci/run installs it)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(  # noqa: S603 - the system's redis-server, fixed arguments
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/2"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@limits(login=(10, 60))
+def test_counts_are_shared_between_processes_through_redis(
+    gql: GraphQL, client_profile: Any, password_checks: list[str], redis_url: str
+) -> None:
+    import subprocess
+    import sys
+
+    # Another process (another gunicorn worker, another host) counts six guesses at Cleo...
+    script = (
+        "import django; django.setup()\n"
+        "from api import ratelimit\n"
+        "print([ratelimit.hit('login', ['email:cleo@example.com']) for _ in range(6)])\n"
+    )
+    other = subprocess.run(  # noqa: S603 - this interpreter on a fixed script
+        [sys.executable, "-c", script],
+        env={**__import__("os").environ, "RATE_LIMIT_STORAGE_URL": redis_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert other.stdout.strip() == "[None, None, None, None, None, None]"
+
+    # ...so this one allows four more, then refuses
+    with override_settings(RATE_LIMIT_STORAGE_URL=redis_url):
+        answers = [
+            code_of(gql(LOGIN, {"email": "cleo@example.com", "password": "guess"}), "login")
+            for _ in range(5)
+        ]
+
+    assert answers == ["INVALID_CREDENTIALS"] * 4 + ["RATE_LIMITED"]
+    assert len(password_checks) == 4
+
+
+def test_an_unreachable_storage_fails_open_with_a_warning(
+    gql: GraphQL, client_profile: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with override_settings(RATE_LIMIT_STORAGE_URL="redis://127.0.0.1:1/2"):
+        response = gql(LOGIN, {"email": "cleo@example.com", "password": PASSWORD})
+
+    assert response.json() == {"data": {"login": {"email": "cleo@example.com"}}}
+    assert any("storage unavailable" in r.getMessage() for r in caplog.records)

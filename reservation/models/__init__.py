@@ -25,7 +25,7 @@ from .policy import BookingPolicy
 from .profiles import Client, Provider
 from .reservation import Reservation, ReservationStatus
 from .token import ApiToken, TokenScope
-from .user import User
+from .user import FreeBusySharing, User
 
 __all__ = [
     "ApiToken",
@@ -46,6 +46,7 @@ __all__ = [
     "ExternalBusy",
     "ExternalCalendar",
     "ExternalObject",
+    "FreeBusySharing",
     "Notification",
     "OccurrenceChange",
     "Participant",

@@ -24,6 +24,14 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **extra)
 
 
+class FreeBusySharing(models.TextChoices):
+    """Who may ask for a person's free/busy time (freeTime) besides themselves."""
+
+    CONTACTS = "CONTACTS", "People I share an event or a booking with"
+    EVERYONE = "EVERYONE", "Every signed-in user"
+    NOBODY = "NOBODY", "Nobody"
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person, identified by e-mail address (stored lower-case, unique)."""
 
@@ -34,6 +42,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         default="UTC",
         validators=[validate_time_zone],
         help_text="IANA time zone, e.g. Europe/Berlin: used for working hours and display.",
+    )
+    free_busy_sharing = models.CharField(
+        max_length=8,
+        choices=FreeBusySharing.choices,
+        default=FreeBusySharing.CONTACTS,
+        help_text="Who may see when this person is free or busy (freeTime).",
     )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
@@ -49,6 +63,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(email=Lower("email")), name="user_email_lowercase"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(free_busy_sharing__in=FreeBusySharing.values),
+                name="user_free_busy_sharing_valid",
             ),
         ]
 
