@@ -7,16 +7,22 @@ import strawberry
 import strawberry_django
 
 from api.context import Info, actor_of
+from api.enums import described_enum
 from api.payloads import payload
 from reservation.models import FreeBusySharing as FreeBusySharingChoices
 from reservation.services import sharing as sharing_service
 
-FreeBusySharing = strawberry.enum(
+FreeBusySharing = described_enum(
     FreeBusySharingChoices,
     name="FreeBusySharing",
     description="Who may see when you are free or busy (freeTime) besides you: CONTACTS "
     "(people you share an event or a booking with; the default), EVERYONE (any signed-in "
     "user) or NOBODY.",
+    values={
+        "CONTACTS": "People you share a live event or a booking with (the default).",
+        "EVERYONE": "Any signed-in user.",
+        "NOBODY": "Nobody but you.",
+    },
 )
 
 
