@@ -26,7 +26,7 @@ from reservation.models import (
 )
 from reservation.services.accounts import normalize_email
 from reservation.services.audit import audit_record
-from reservation.services.notifications import notification_enqueue
+from reservation.services.notifications import notification_enqueue, notification_enqueue_many
 from reservation.services.reminders import reminders_cancel
 from reservation.validation import require_aware, require_one_line
 
@@ -718,28 +718,70 @@ def event_notify(
     return sent
 
 
-def notify_participants(*, event: Event, kind: str, now: datetime) -> None:
-    """Tell every participant but the organizer that the event was scheduled or cancelled
-    (inside the caller's transaction)."""
+def access_token_for(*, event: Event, user: User, now: datetime) -> EventAccessToken:
+    """The person's live link token for the event, or a fresh one: mails about a scheduled
+    event reuse it, so a second update does not kill the first mail's links before it goes
+    (each send mints a new secret; the newest mail's links work)."""
+    token = (
+        EventAccessToken.objects.filter(
+            event=event, user=user, revoked_at__isnull=True, expires_at__gt=now
+        )
+        .order_by("-expires_at", "-pk")
+        .first()
+    )
+    if token is not None and token.expires_at - now > timedelta(days=1):
+        return token
+    return access_token_issue(event=event, user=user, now=now)
+
+
+def notify_participants(
+    *, event: Event, kind: str, now: datetime, occurrence_start: datetime | None = None
+) -> None:
+    """Tell every participant but the organizer that the event (or, with `occurrence_start`,
+    one occurrence) was scheduled, changed or cancelled (inside the caller's transaction).
+    Mails about a scheduled event carry the person's answer links (their link token)."""
     from reservation.notify_text import event_update
 
-    for participant in event.participants.select_related("user").exclude(
+    rows = []
+    slots = slots_snapshot(event)
+    participants = event.participants.select_related("user").exclude(
         role=Participant.Role.ORGANIZER
-    ):
-        subject, body = event_update(event=event, recipient=participant.user, kind=kind)
-        notification = notification_enqueue(
-            kind=kind, recipient=participant.user, subject=subject, body=body, event=event, now=now
+    )
+    for participant in participants.order_by("pk"):
+        token = None
+        if kind == Notification.Kind.EVENT_SCHEDULED and event.status == EventStatus.SCHEDULED:
+            token = access_token_for(event=event, user=participant.user, now=now)
+        subject, body = event_update(
+            event=event,
+            recipient=participant.user,
+            kind=kind,
+            occurrence_start=occurrence_start,
+            with_links=token is not None,
         )
+        rows.append(
+            Notification(
+                kind=kind,
+                recipient=participant.user,
+                subject=subject,
+                body=body,
+                event=event,
+                access_token=token,
+                occurrence_start=occurrence_start,
+                created_at=now,
+            )
+        )
+    for notification in notification_enqueue_many(rows):
         audit_record(
             actor=SYSTEM,
             action="event.notify",
             subject=event,
             at=now,
             changes={
-                "recipient": participant.user.email,
+                "recipient": notification.recipient.email,
                 "notification": notification.pk,
                 "kind": kind,
+                **({"occurrence_start": occurrence_start} if occurrence_start else {}),
                 "version": event.version,
-                "slots": slots_snapshot(event),
+                "slots": slots,
             },
         )

@@ -212,7 +212,9 @@ def test_create_near_misses_pass(olga: User) -> None:
 @pytest.mark.parametrize(
     "fields",
     [
-        {"kind": "WEEKLY"},  # no weekdays
+        {"kind": "WEEKLY", "weekdays": [7]},  # not a weekday
+        {"kind": "MONTHLY_BY_POSITION", "weekdays": [0, 1, 2, 3, 4]},  # no position
+        {"kind": "YEARLY_BY_WEEKDAY", "weekday": 6, "week_of_month": -1},  # no month
         {"kind": "DAILY", "interval": 0},
         {"kind": "DAILY", "count": 1001},
         {"kind": "MONTHLY_BY_WEEKDAY", "weekday": 4, "week_of_month": 5},
@@ -264,7 +266,9 @@ def test_weekly_stays_at_nine_local_across_dst_with_one_moved_and_one_cancelled(
         ("event.create",),
         ("event.notify",),
         ("event.occurrence_move",),
+        ("event.notify",),
         ("event.occurrence_cancel",),
+        ("event.notify",),
     ]
 
 

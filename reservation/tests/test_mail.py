@@ -248,13 +248,27 @@ def test_a_scheduled_event_mail_carries_an_ics_request(
         "attendees": [
             (
                 "mailto:olga@example.com",
-                {"CN": "Olga", "ROLE": "REQ-PARTICIPANT", "PARTSTAT": "ACCEPTED"},
+                {"CN": "Olga", "CUTYPE": "INDIVIDUAL", "ROLE": "CHAIR", "PARTSTAT": "ACCEPTED"},
             ),
             (
                 "mailto:ann@example.com",
-                {"CN": "Ann", "ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION"},
+                {
+                    "CN": "Ann",
+                    "CUTYPE": "INDIVIDUAL",
+                    "ROLE": "REQ-PARTICIPANT",
+                    "PARTSTAT": "NEEDS-ACTION",
+                    "RSVP": "TRUE",
+                },
             ),
-            ("mailto:bob@example.com", {"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "TENTATIVE"}),
+            (
+                "mailto:bob@example.com",
+                {
+                    "CUTYPE": "INDIVIDUAL",
+                    "ROLE": "REQ-PARTICIPANT",
+                    "PARTSTAT": "TENTATIVE",
+                    "RSVP": "TRUE",
+                },
+            ),
         ],
     }
     # Written in UTC, whatever the zones of the people and the event.

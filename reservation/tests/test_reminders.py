@@ -318,6 +318,7 @@ def test_moved_by_an_hour_fires_once_at_the_new_time(receiver: Receiver) -> None
         "event": {"id": event.pk, "title": "Planning", "time_zone": "UTC"},
         "occurrence": {"start": "2030-01-08T09:00:00+00:00", "end": "2030-01-08T10:00:00+00:00"},
         "offset_minutes": 15,
+        "offset_days": 0,
         "text": f"Reminder: Planning starts 2030-01-08 09:00 (UTC).\n"
         f"{settings.PUBLIC_BASE_URL}/e/{event.pk}/",
     }
