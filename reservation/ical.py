@@ -25,7 +25,7 @@ import icalendar
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q
 
-from reservation import recurrence
+from reservation import recurrence, vtimezone
 from reservation.models import (
     AuditEntry,
     Event,
@@ -245,9 +245,6 @@ def notification_invite(notification: Notification, *, stamp: datetime) -> Invit
 PUBLISH = "PUBLISH"
 FEED_NAME = "Rendezvous"
 FEED_REFRESH = timedelta(minutes=15)
-# VTIMEZONE rules are written out transition by transition; this far past the feed's last
-# date (or today) is enough for any client still subscribed before the next refresh.
-_ZONE_YEARS_AHEAD = 10
 # An RRULE is copied verbatim only if it is plainly one content-line value.
 _PLAIN_RULE = re.compile(r"[A-Za-z0-9=;,:+\-]+")
 
@@ -283,24 +280,35 @@ def _feed_calendar(name: str | None, *, method: str = PUBLISH) -> icalendar.Cale
 
 
 def _finish(calendar: icalendar.Calendar, *, today: date) -> bytes:
-    """The calendar with a VTIMEZONE for every TZID it uses, covering every date in it."""
-    days = [
-        value.dt.date()
+    """The calendar with a VTIMEZONE for every TZID it uses: transitions listed from the
+    first date in it, then the zone's rule as yearly RRULEs, so it covers series that never
+    end (reservation.vtimezone)."""
+    values = [
+        value
         for component in calendar.walk("VEVENT")
-        for key in ("DTSTART", "DTEND", "RECURRENCE-ID")
-        if (value := component.get(key)) is not None
-    ] + [
-        entry.dt.date()
-        for component in calendar.walk("VEVENT")
-        for key in ("EXDATE", "RDATE")
-        for exdate in _as_list(component.get(key))
-        for entry in exdate.dts
+        for key in ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+        for value in _as_list(component.get(key))
     ]
+    instants = [v.dt for v in values if hasattr(v, "dt")] + [
+        entry.dt for v in values if hasattr(v, "dts") for entry in v.dts
+    ]
+    days = [value.date() if isinstance(value, datetime) else value for value in instants]
     first = min([*days, today]) - timedelta(days=1)
     last = max([*days, today])
-    calendar.add_missing_timezones(
-        first_date=first, last_date=last.replace(year=last.year + _ZONE_YEARS_AHEAD, day=1)
+    present = {str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")}
+    keys = sorted(
+        {
+            value.tzinfo.key
+            for value in instants
+            if isinstance(value, datetime) and isinstance(value.tzinfo, ZoneInfo)
+        }
+        - present
+        - {"UTC"}
     )
+    for key in keys:
+        calendar.subcomponents.insert(
+            0, vtimezone.open_ended(key, first_date=first, from_year=last.year + 2)
+        )
     return calendar.to_ical()
 
 

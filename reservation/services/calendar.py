@@ -40,8 +40,8 @@ from enum import StrEnum
 from django.db import transaction
 
 from reservation import recurrence
-from reservation.actors import Actor, utcnow
-from reservation.errors import DomainError, ErrorCode
+from reservation.actors import SYSTEM, Actor, utcnow
+from reservation.errors import DomainError, ErrorCode, NotFound
 from reservation.models import (
     Event,
     EventStatus,
@@ -57,12 +57,9 @@ from reservation.services.audit import audit_record
 from reservation.services.availability import Shift, working_hours_set
 from reservation.services.events import (
     MAX_PARTIES,
-    acting_participant,
     bump_version,
-    lock_event,
+    event_for_change,
     notify_participants,
-    require_organizer,
-    require_version,
     user_for_email,
 )
 from reservation.timezones import is_time_zone, zone
@@ -506,10 +503,13 @@ def event_update(
             field="recurrence",
         )
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        require_organizer(actor=actor, event=event)
-        _require_scheduled(event)
-        require_version(event, expected_version)
+        event, _ = event_for_change(
+            actor=actor,
+            event_id=event_id,
+            organizer_only=True,
+            require=_require_scheduled,
+            expected_version=expected_version,
+        )
         if scope == UpdateScope.THIS_OCCURRENCE:
             return _move_occurrence(
                 actor=actor,
@@ -862,10 +862,13 @@ def occurrence_cancel(
     start; cancelling it twice changes nothing. A whole event is cancelled by eventCancel."""
     now = now or utcnow()
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        require_organizer(actor=actor, event=event)
-        _require_scheduled(event)
-        require_version(event, expected_version)
+        event, _ = event_for_change(
+            actor=actor,
+            event_id=event_id,
+            organizer_only=True,
+            require=_require_scheduled,
+            expected_version=expected_version,
+        )
         _require_recurring(event)
         original = _occurrence_start(event, occurrence_start)
         existing = OccurrenceChange.objects.filter(event=event, original_start=original).first()
@@ -907,35 +910,98 @@ def event_respond(
             ErrorCode.INVALID_INPUT, "Answer YES, MAYBE, NO or UNDECIDED.", field="decision"
         )
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        participant = acting_participant(actor=actor, event=event)
-        if participant.role == Participant.Role.ORGANIZER:
-            raise DomainError(
-                ErrorCode.INVALID_INPUT,
-                "The organizer attends their own event; cancel it instead.",
-                field="decision",
-            )
-        _require_scheduled(event)
-        if participant.rsvp == decision:
-            return participant
-        before = participant.rsvp
-        participant.rsvp = decision
-        participant.save(update_fields=["rsvp"])
-        event.updated_at = now
-        event.save(update_fields=["updated_at"])
-        audit_record(
-            actor=actor,
-            action="event.respond",
-            subject=event,
-            at=now,
-            changes={
-                "participant": participant.user.email,
-                "rsvp": [before, decision],
-                "version": event.version,
-            },
+        event, participant = event_for_change(actor=actor, event_id=event_id)
+        via = "link" if actor.access_token is not None else "account"
+        return _answer(
+            actor=actor, event=event, participant=participant, decision=decision, via=via, now=now
         )
-        reminder_services.reminders_reschedule(event=event, now=now)
+
+
+def _answer(
+    *,
+    actor: Actor,
+    event: Event,
+    participant: Participant,
+    decision: str,
+    via: str,
+    now: datetime,
+    extra: dict[str, object] | None = None,
+) -> Participant:
+    """Record a party's answer (event locked by the caller); the audit entry says `via` what
+    it came (account, link, imip-http, imip-imap)."""
+    if participant.role == Participant.Role.ORGANIZER:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "The organizer attends their own event; cancel it instead.",
+            field="decision",
+        )
+    _require_scheduled(event)
+    if participant.rsvp == decision:
+        return participant
+    before = participant.rsvp
+    participant.rsvp = decision
+    participant.save(update_fields=["rsvp"])
+    event.updated_at = now
+    event.save(update_fields=["updated_at"])
+    audit_record(
+        actor=actor,
+        action="event.respond",
+        subject=event,
+        at=now,
+        changes={
+            "participant": participant.user.email,
+            "rsvp": [before, decision],
+            "via": via,
+            **(extra or {}),
+            "version": event.version,
+        },
+    )
+    reminder_services.reminders_reschedule(event=event, now=now)
     return participant
+
+
+def event_respond_by_mail(
+    *,
+    event_id: int,
+    email: str,
+    decision: str,
+    sequence: int,
+    via: str,
+    now: datetime | None = None,
+) -> Participant:
+    """Apply an iMIP REPLY's answer of the party with address `email` (already matched to
+    the mail's sender by the caller). NOT_FOUND for an unknown event or someone not on it;
+    STALE_VERSION when the REPLY answers an older invitation (SEQUENCE below the event's
+    version: the time may have changed since); EVENT_NOT_SCHEDULED / EVENT_CANCELLED."""
+    now = now or utcnow()
+    if decision not in Rsvp.values:
+        raise DomainError(ErrorCode.INVALID_INPUT, "Unknown answer.", field="decision")
+    with transaction.atomic(durable=True):
+        event = Event.objects.select_for_update(of=("self",)).filter(pk=event_id).first()
+        participant = (
+            Participant.objects.select_related("user")
+            .filter(event=event, user__email=normalize_email(email))
+            .first()
+            if event is not None
+            else None
+        )
+        if event is None or participant is None:
+            raise NotFound("No such event.")
+        if sequence < event.version:
+            raise DomainError(
+                ErrorCode.STALE_VERSION,
+                f"The answer is to version {sequence}; the event is at {event.version}.",
+                field="sequence",
+            )
+        return _answer(
+            actor=SYSTEM,
+            event=event,
+            participant=participant,
+            decision=decision,
+            via=via,
+            now=now,
+            extra={"sequence": sequence},
+        )
 
 
 # --- working hours as day ranges ------------------------------------------------------------

@@ -4,7 +4,7 @@ through a link is audited with the candidate list of that moment."""
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -158,6 +158,11 @@ def require_organizer(*, actor: Actor, event: Event) -> Participant:
     return participant
 
 
+def _require_not_cancelled(event: Event) -> None:
+    if event.status == EventStatus.CANCELLED:
+        raise DomainError(ErrorCode.EVENT_CANCELLED, "The event is cancelled.")
+
+
 def _require_proposed(event: Event) -> None:
     if event.status == EventStatus.CANCELLED:
         raise DomainError(ErrorCode.EVENT_CANCELLED, "The event is cancelled.")
@@ -174,6 +179,30 @@ def require_version(event: Event, expected_version: int) -> None:
             "reload it and try again.",
             field="expectedVersion",
         )
+
+
+def event_for_change(
+    *,
+    actor: Actor,
+    event_id: int,
+    organizer_only: bool = False,
+    require: Callable[[Event], None] | None = None,
+    expected_version: int | None = None,
+) -> tuple[Event, Participant]:
+    """The preamble every write to an event shares, in this order: lock the event (a link for
+    another event is refused first; NOT_FOUND if none), the acting person's place on it (the
+    organizer signed in, when `organizer_only`), the state check `require`, then the version
+    check. Call inside the write's transaction."""
+    event = lock_event(actor, event_id)
+    if organizer_only:
+        participant = require_organizer(actor=actor, event=event)
+    else:
+        participant = acting_participant(actor=actor, event=event)
+    if require is not None:
+        require(event)
+    if expected_version is not None:
+        require_version(event, expected_version)
+    return event, participant
 
 
 def bump_version(event: Event, now: datetime, *fields: str) -> None:
@@ -276,10 +305,12 @@ def event_narrow(
     """Keep only some candidates (any party). With auto-agree, one left schedules the event."""
     now = now or utcnow()
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        acting_participant(actor=actor, event=event)
-        _require_proposed(event)
-        require_version(event, expected_version)
+        event, _ = event_for_change(
+            actor=actor,
+            event_id=event_id,
+            require=_require_proposed,
+            expected_version=expected_version,
+        )
         keep = set(keep_slot_ids)
         if not keep:
             raise DomainError(
@@ -330,10 +361,13 @@ def event_extend(
     now = now or utcnow()
     candidates = _validated_slots(slots, now=now)
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        require_organizer(actor=actor, event=event)
-        _require_proposed(event)
-        require_version(event, expected_version)
+        event, _ = event_for_change(
+            actor=actor,
+            event_id=event_id,
+            organizer_only=True,
+            require=_require_proposed,
+            expected_version=expected_version,
+        )
         existing = set(CandidateSlot.objects.filter(event=event).values_list("start", "end"))
         new = [c for c in candidates if c not in existing]
         if len(existing) + len(new) > MAX_CANDIDATES:
@@ -376,9 +410,9 @@ def event_vote(
     if not set(answers.values()) <= set(Vote.Answer.values):
         raise DomainError(ErrorCode.INVALID_INPUT, "Answer YES, IF_NEED_BE or NO.", field="votes")
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        participant = acting_participant(actor=actor, event=event)
-        _require_proposed(event)
+        event, participant = event_for_change(
+            actor=actor, event_id=event_id, require=_require_proposed
+        )
         candidates = set(CandidateSlot.objects.filter(event=event).values_list("pk", flat=True))
         if not set(answers) <= candidates:
             raise DomainError(
@@ -444,10 +478,13 @@ def event_agree(
     with RSVP UNDECIDED, and everyone is told."""
     now = now or utcnow()
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        require_organizer(actor=actor, event=event)
-        _require_proposed(event)
-        require_version(event, expected_version)
+        event, _ = event_for_change(
+            actor=actor,
+            event_id=event_id,
+            organizer_only=True,
+            require=_require_proposed,
+            expected_version=expected_version,
+        )
         candidate = CandidateSlot.objects.filter(event=event, pk=slot_id).first()
         if candidate is None:
             raise DomainError(
@@ -472,8 +509,7 @@ def event_cancel(
             ErrorCode.INVALID_INPUT, "reason is too long (500 at most).", field="reason"
         )
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        require_organizer(actor=actor, event=event)
+        event, _ = event_for_change(actor=actor, event_id=event_id, organizer_only=True)
         if event.status == EventStatus.CANCELLED:
             return event
         before = event.status
@@ -666,11 +702,12 @@ def event_notify(
     if not emails:
         raise DomainError(ErrorCode.INVALID_INPUT, "Name at least one party.", field="parties")
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        acting_participant(actor=actor, event=event)
-        if event.status == EventStatus.CANCELLED:
-            raise DomainError(ErrorCode.EVENT_CANCELLED, "The event is cancelled.")
-        require_version(event, expected_version)
+        event, _ = event_for_change(
+            actor=actor,
+            event_id=event_id,
+            require=_require_not_cancelled,
+            expected_version=expected_version,
+        )
         recipients = {
             p.user.email: p
             for p in Participant.objects.filter(event=event, user__email__in=emails).select_related(

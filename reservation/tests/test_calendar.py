@@ -612,6 +612,7 @@ def test_respond_no_frees_the_party_and_organizer_cannot_answer(olga: User, pia:
     assert AuditEntry.objects.get(action="event.respond").changes == {
         "participant": "pia@example.com",
         "rsvp": ["UNDECIDED", "NO"],
+        "via": "account",
         "version": 1,
     }
     # Declined events stay on the declining person's own feed when asked for.
