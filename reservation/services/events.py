@@ -816,6 +816,7 @@ def notify_participants(
             changes={
                 "recipient": notification.recipient.email,
                 "notification": notification.pk,
+                **({"token": notification.access_token_id} if notification.access_token_id else {}),
                 "kind": kind,
                 **({"occurrence_start": occurrence_start} if occurrence_start else {}),
                 "version": event.version,

@@ -542,6 +542,7 @@ def test_the_organizer_agrees_and_parties_are_asked_to_rsvp(
         {
             "recipient": n.recipient.email,
             "notification": n.pk,
+            "token": n.access_token_id,
             "kind": "EVENT_SCHEDULED",
             "version": 2,
             "slots": spans(*STARTS),
