@@ -74,6 +74,12 @@ def with_link(body: str, link: str) -> str:
     return body.replace(LINK_PLACEHOLDER, link)
 
 
+def without_links(body: str) -> str:
+    """A body whose link can no longer work (its token was revoked or expired): the lines
+    with a placeholder dropped, so the rest (a calendar update) still goes out."""
+    return "".join(line for line in body.splitlines(keepends=True) if LINK_PLACEHOLDER not in line)
+
+
 # Answer links: the person's link with the answer; the page asks to confirm it (a POST), so a
 # mail scanner that follows links answers nothing.
 RSVP_CHOICES = (("Yes", "YES"), ("Maybe", "MAYBE"), ("No", "NO"))
