@@ -65,6 +65,8 @@ DOMAIN_CODES: dict[ErrorCode, str] = {
     ErrorCode.OCCURRENCE_CANCELLED: "That occurrence is cancelled already.",
     ErrorCode.INVALID_CHARACTERS: "A control character in a string, or an invisible "
     "bidi/zero-width character in a name.",
+    ErrorCode.START_NOT_IN_RULE: "The start is not one the recurrence rule produces (the "
+    "message names the rule's first start; alignStart moves it there).",
     ErrorCode.CALENDAR_UNREACHABLE: "The calendar server refused the account or could not "
     "be reached.",
 }

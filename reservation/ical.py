@@ -25,7 +25,7 @@ import icalendar
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q
 
-from reservation import recurrence
+from reservation import recurrence, vtimezone
 from reservation.models import (
     AuditEntry,
     Event,
@@ -118,9 +118,19 @@ def _vevent(
     return vevent
 
 
-def event_invite(event: Event, *, stamp: datetime) -> Invite | None:
-    """REQUEST for a scheduled event, CANCEL for a cancelled one that had a time, else None
-    (a proposed event has no time to put in a calendar). SEQUENCE is the event's version."""
+def event_invite(
+    event: Event, *, stamp: datetime, occurrence_start: datetime | None = None
+) -> Invite | None:
+    """The iTIP message (RFC 5546, mailed as iMIP, RFC 6047) for an event with a time: REQUEST
+    for a scheduled one, CANCEL for a cancelled one, None for a proposed one (no time yet).
+
+    A REQUEST carries the whole series as it is now: DTSTART/DTEND with TZID and a VTIMEZONE,
+    RRULE, RDATE, EXDATE for cancelled occurrences and a VEVENT with RECURRENCE-ID per moved
+    one, ORGANIZER and every ATTENDEE with PARTSTAT (parties with RSVP=TRUE: they are asked to
+    answer), and a VALARM per reminder. With `occurrence_start` (an original start) the
+    message is about that occurrence only: a REQUEST with its RECURRENCE-ID and new times when
+    moved, a CANCEL with its RECURRENCE-ID when cancelled. SEQUENCE is the event's version,
+    which every change raises; the UID never changes."""
     if event.start is None or event.end is None:
         return None
     if event.status == EventStatus.SCHEDULED:
@@ -129,28 +139,60 @@ def event_invite(event: Event, *, stamp: datetime) -> Invite | None:
         method = CANCEL
     else:
         return None
-    vevent = _vevent(
-        uid=event_uid(event.pk),
-        stamp=stamp,
-        start=event.start,
-        end=event.end,
-        summary=event.title,
-        sequence=event.version,
-        cancelled=method == CANCEL,
+    if occurrence_start is not None and event.recurrence:
+        tz = zone(event.time_zone)
+        change = event.occurrence_changes.filter(original_start=occurrence_start).first()
+        if method == CANCEL or (change is not None and change.cancelled):
+            method = CANCEL
+            vevent = _base_vevent(
+                event, start=occurrence_start, end=occurrence_start + (event.end - event.start)
+            )
+            vevent["status"] = icalendar.vText("CANCELLED")
+        elif change is not None and change.start is not None and change.end is not None:
+            vevent = _base_vevent(event, start=change.start, end=change.end)
+        else:  # moved back to where the rule puts it
+            vevent = _base_vevent(
+                event, start=occurrence_start, end=occurrence_start + (event.end - event.start)
+            )
+        vevent.add("recurrence-id", occurrence_start.astimezone(tz))
+        vevents = [vevent]
+    else:
+        vevents = _event_vevents(event)
+    people = list(event.participants.select_related("user").order_by("id"))
+    for vevent in vevents:
+        vevent["dtstamp"] = icalendar.vDDDTypes(stamp)
+        _add_attendees(vevent, people)
+        if method == REQUEST:
+            _add_alarms(vevent, event)
+    calendar = _feed_calendar(None, method=method)
+    for vevent in vevents:
+        calendar.add_component(vevent)
+    return Invite(method=method, content=_finish(calendar, today=stamp.date()))
+
+
+def _add_attendees(vevent: icalendar.Event, people: list[Participant]) -> None:
+    for participant in people:
+        params = {"CUTYPE": "INDIVIDUAL", "PARTSTAT": _PARTSTAT[participant.rsvp]}
+        if participant.role == Participant.Role.ORGANIZER:
+            params["ROLE"] = "CHAIR"
+        else:
+            params["ROLE"] = "REQ-PARTICIPANT"
+            params["RSVP"] = "TRUE"
+        vevent.add("attendee", _address(participant.user, **params))
+
+
+def _add_alarms(vevent: icalendar.Event, event: Event) -> None:
+    """A VALARM per distinct reminder offset: TRIGGER -PnDTnM, days in calendar time (the
+    same local time n days before), minutes elapsed, as the reminders are sent."""
+    offsets = sorted(
+        {(r.offset_days, r.offset_minutes) for r in event.reminders.all()}, reverse=True
     )
-    if event.description:
-        vevent.add("description", event.description)
-    vevent.add("organizer", _address(event.organizer))
-    for participant in event.participants.select_related("user").order_by("id"):
-        vevent.add(
-            "attendee",
-            _address(
-                participant.user,
-                ROLE="REQ-PARTICIPANT",
-                PARTSTAT=_PARTSTAT[participant.rsvp],
-            ),
-        )
-    return Invite(method=method, content=_calendar(method, vevent))
+    for days, minutes in offsets:
+        alarm = icalendar.Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", event.title)
+        alarm.add("trigger", -timedelta(days=days, minutes=minutes))
+        vevent.add_component(alarm)
 
 
 def reservation_invite(
@@ -188,7 +230,9 @@ def notification_invite(notification: Notification, *, stamp: datetime) -> Invit
     """The .ics a notification's mail carries, if any: event schedule and cancel mails and
     reservation confirm, move and cancel mails do, as long as their subject still exists."""
     if notification.kind in _EVENT_KINDS and notification.event is not None:
-        return event_invite(notification.event, stamp=stamp)
+        return event_invite(
+            notification.event, stamp=stamp, occurrence_start=notification.occurrence_start
+        )
     if notification.kind in _RESERVATION_KINDS and notification.reservation is not None:
         return reservation_invite(
             notification.reservation, recipient=notification.recipient, stamp=stamp
@@ -201,9 +245,6 @@ def notification_invite(notification: Notification, *, stamp: datetime) -> Invit
 PUBLISH = "PUBLISH"
 FEED_NAME = "Rendezvous"
 FEED_REFRESH = timedelta(minutes=15)
-# VTIMEZONE rules are written out transition by transition; this far past the feed's last
-# date (or today) is enough for any client still subscribed before the next refresh.
-_ZONE_YEARS_AHEAD = 10
 # An RRULE is copied verbatim only if it is plainly one content-line value.
 _PLAIN_RULE = re.compile(r"[A-Za-z0-9=;,:+\-]+")
 
@@ -225,12 +266,12 @@ def _rrule(text: str) -> icalendar.vRecur:
     return icalendar.vRecur.from_ical(text)  # re-written: never splices odd text into a line
 
 
-def _feed_calendar(name: str | None) -> icalendar.Calendar:
+def _feed_calendar(name: str | None, *, method: str = PUBLISH) -> icalendar.Calendar:
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", PUBLISH)
+    calendar.add("method", method)
     if name is not None:
         calendar.add("x-wr-calname", name)
         calendar.add("refresh-interval", FEED_REFRESH, parameters={"VALUE": "DURATION"})
@@ -239,23 +280,35 @@ def _feed_calendar(name: str | None) -> icalendar.Calendar:
 
 
 def _finish(calendar: icalendar.Calendar, *, today: date) -> bytes:
-    """The calendar with a VTIMEZONE for every TZID it uses, covering every date in it."""
-    days = [
-        value.dt.date()
+    """The calendar with a VTIMEZONE for every TZID it uses: transitions listed from the
+    first date in it, then the zone's rule as yearly RRULEs, so it covers series that never
+    end (reservation.vtimezone)."""
+    values = [
+        value
         for component in calendar.walk("VEVENT")
-        for key in ("DTSTART", "DTEND", "RECURRENCE-ID")
-        if (value := component.get(key)) is not None
-    ] + [
-        entry.dt.date()
-        for component in calendar.walk("VEVENT")
-        for exdate in _as_list(component.get("EXDATE"))
-        for entry in exdate.dts
+        for key in ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+        for value in _as_list(component.get(key))
     ]
+    instants = [v.dt for v in values if hasattr(v, "dt")] + [
+        entry.dt for v in values if hasattr(v, "dts") for entry in v.dts
+    ]
+    days = [value.date() if isinstance(value, datetime) else value for value in instants]
     first = min([*days, today]) - timedelta(days=1)
     last = max([*days, today])
-    calendar.add_missing_timezones(
-        first_date=first, last_date=last.replace(year=last.year + _ZONE_YEARS_AHEAD, day=1)
+    present = {str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")}
+    keys = sorted(
+        {
+            value.tzinfo.key
+            for value in instants
+            if isinstance(value, datetime) and isinstance(value.tzinfo, ZoneInfo)
+        }
+        - present
+        - {"UTC"}
     )
+    for key in keys:
+        calendar.subcomponents.insert(
+            0, vtimezone.open_ended(key, first_date=first, from_year=last.year + 2)
+        )
     return calendar.to_ical()
 
 
@@ -271,18 +324,19 @@ def _changes_that_apply(event: Event, tz: ZoneInfo) -> list[OccurrenceChange]:
     clients add one."""
     assert event.start is not None
     assert event.end is not None
-    if not event.recurrence:
+    if not event.recurrence and not event.extra_starts:
         return []
     applying = []
     for change in event.occurrence_changes.all():
         try:
             hits = recurrence.expand(
-                rule=event.recurrence,
+                rule=event.recurrence or None,
                 start=event.start,
                 end=event.end,
                 tz=tz,
                 window_start=change.original_start,
                 window_end=change.original_start + timedelta(seconds=1),
+                extra_starts=event.extra_starts,
             )
         except ValueError:
             hits = [(change.original_start,) * 3]  # cannot tell: leave it to the client
@@ -291,41 +345,46 @@ def _changes_that_apply(event: Event, tz: ZoneInfo) -> list[OccurrenceChange]:
     return applying
 
 
+def _base_vevent(event: Event, *, start: datetime, end: datetime) -> icalendar.Event:
+    """A VEVENT of the event at [start, end), in the event's zone (TZID)."""
+    tz = zone(event.time_zone)
+    vevent = _vevent(
+        uid=event_uid(event.pk),
+        stamp=event.updated_at,
+        start=start.astimezone(tz),
+        end=end.astimezone(tz),
+        summary=event.title,
+        sequence=event.version,
+        cancelled=event.status == EventStatus.CANCELLED,
+    )
+    if event.description:
+        vevent.add("description", event.description)
+    vevent.add("organizer", _address(event.organizer))
+    return vevent
+
+
 def _event_vevents(event: Event) -> list[icalendar.Event]:
     """The VEVENTs of an event with a time: the series (or the one occurrence), and for a
-    recurring one EXDATE per cancelled occurrence and an override per moved one."""
+    recurring one RDATE per extra date, EXDATE per cancelled occurrence and an override per
+    moved one."""
     assert event.start is not None
     assert event.end is not None
     tz = zone(event.time_zone)
     changes = _changes_that_apply(event, tz)
-
-    def base(start: datetime, end: datetime) -> icalendar.Event:
-        vevent = _vevent(
-            uid=event_uid(event.pk),
-            stamp=event.updated_at,
-            start=start.astimezone(tz),
-            end=end.astimezone(tz),
-            summary=event.title,
-            sequence=event.version,
-            cancelled=event.status == EventStatus.CANCELLED,
-        )
-        if event.description:
-            vevent.add("description", event.description)
-        vevent.add("organizer", _address(event.organizer))
-        return vevent
-
-    series = base(event.start, event.end)
+    series = _base_vevent(event, start=event.start, end=event.end)
     vevents = [series]
     if event.recurrence:
         series.add("rrule", _rrule(event.recurrence))
-        cancelled = [c.original_start.astimezone(tz) for c in changes if c.cancelled]
-        if cancelled:
-            series.add("exdate", cancelled)
+    if event.extra_starts:
+        series.add("rdate", [s.astimezone(tz) for s in sorted(event.extra_starts)])
+    cancelled = [c.original_start.astimezone(tz) for c in changes if c.cancelled]
+    if cancelled:
+        series.add("exdate", cancelled)
     for change in changes:
         if not change.cancelled:
             assert change.start is not None
             assert change.end is not None
-            override = base(change.start, change.end)
+            override = _base_vevent(event, start=change.start, end=change.end)
             override.add("recurrence-id", change.original_start.astimezone(tz))
             vevents.append(override)
     return vevents
@@ -360,7 +419,7 @@ def feed_events(*, user: User) -> list[Event]:
     return list(
         Event.objects.filter(Exists(taking_part), status=EventStatus.SCHEDULED)
         .select_related("organizer")
-        .prefetch_related("occurrence_changes")
+        .prefetch_related("occurrence_changes", "reminders")
         .order_by("start", "id")
     )
 
@@ -390,6 +449,7 @@ def calendar_feed(*, user: User, now: datetime) -> bytes:
             logger.warning("event %s left out of a feed: unreadable RRULE", event.pk)
             continue
         for vevent in vevents:
+            _add_alarms(vevent, event)
             calendar.add_component(vevent)
     reservations = feed_reservations(user=user, now=now)
     sequences = dict(
@@ -414,5 +474,6 @@ def event_export(*, event: Event) -> bytes:
         raise ValueError(f"event {event.pk} has no time yet")
     calendar = _feed_calendar(None)
     for vevent in _event_vevents(event):
+        _add_alarms(vevent, event)
         calendar.add_component(vevent)
     return _finish(calendar, today=event.updated_at.date())

@@ -66,23 +66,87 @@ def event_invitation(
 
 
 def with_link(body: str, link: str) -> str:
-    """An invitation's body as mailed: its one placeholder replaced by the link."""
-    if body.count(LINK_PLACEHOLDER) != 1:
-        raise ValueError("An invitation's body must have exactly one link placeholder.")
+    """A body as mailed: each of its placeholders replaced by the link (an invitation has one,
+    a scheduled event's mail one per answer link). User text cannot carry the placeholder
+    (`_without_placeholder`), so every one of them was put there by this module."""
+    if LINK_PLACEHOLDER not in body:
+        raise ValueError("A mail with a link must have a link placeholder.")
     return body.replace(LINK_PLACEHOLDER, link)
 
 
-def event_update(*, event: Event, recipient: User, kind: str) -> tuple[str, str]:
-    """(subject, body) of the mail sent when an event is scheduled or cancelled."""
+def without_links(body: str) -> str:
+    """A body whose link can no longer work (its token was revoked or expired): the lines
+    with a placeholder dropped, so the rest (a calendar update) still goes out."""
+    return "".join(line for line in body.splitlines(keepends=True) if LINK_PLACEHOLDER not in line)
+
+
+# Answer links: the person's link with the answer; the page asks to confirm it (a POST), so a
+# mail scanner that follows links answers nothing.
+RSVP_CHOICES = (("Yes", "YES"), ("Maybe", "MAYBE"), ("No", "NO"))
+
+
+def _answer_lines() -> list[str]:
+    return [
+        "Will you attend? Answer here (no account needed):",
+        *(f"  {label + ':':<7}{LINK_PLACEHOLDER}&rsvp={value}" for label, value in RSVP_CHOICES),
+        f"  Event page: {LINK_PLACEHOLDER}",
+        "",
+        "The links are personal: they let whoever holds them answer as you on this event only.",
+        "Answering in your calendar app (Accept / Maybe / Decline) works too.",
+    ]
+
+
+def _repeats(event: Event) -> str:
+    return " (repeating; the attached .ics has every date)" if event.recurrence else ""
+
+
+def event_update(
+    *,
+    event: Event,
+    recipient: User,
+    kind: str,
+    occurrence_start: datetime | None = None,
+    with_links: bool = False,
+) -> tuple[str, str]:
+    """(subject, body) of the mail sent when an event, or one occurrence of it
+    (`occurrence_start`, its original start), is scheduled, changed or cancelled; with answer
+    links (placeholders, see `with_link`) when `with_links`."""
+    title = _without_placeholder(event.title)
+    if occurrence_start is not None:
+        original = format_time(occurrence_start, recipient)
+        if kind == Notification.Kind.EVENT_CANCELLED:
+            return (
+                f"Cancelled: {title}, {original}",
+                f"The occurrence of {title} on {original} is cancelled; the others stay.\n\n"
+                "The attached .ics file removes it from your calendar.\n",
+            )
+        moved = event.occurrence_changes.filter(original_start=occurrence_start).first()
+        start, end = (
+            (moved.start, moved.end)
+            if moved is not None and not moved.cancelled
+            else (occurrence_start, occurrence_start + (event.end - event.start))
+        )
+        lines = [
+            f"The occurrence of {title} on {original} now takes place "
+            f"{format_span(start, end, recipient)}.",
+            "",
+            "The attached .ics file updates your calendar.",
+        ]
+        if with_links:
+            lines += ["", *_answer_lines()]
+        return f"Moved: {title}, {original}", "\n".join(lines) + "\n"
     if kind == Notification.Kind.EVENT_SCHEDULED:
         when = format_span(event.start, event.end, recipient)
-        return (
-            f"Scheduled: {event.title}",
-            f"{event.title} is scheduled for {when}.\n\nThe attached .ics file adds it to "
-            "your calendar.\n",
-        )
+        lines = [
+            f"{title} is scheduled for {when}{_repeats(event)}.",
+            "",
+            "The attached .ics file adds it to your calendar.",
+        ]
+        if with_links:
+            lines += ["", *_answer_lines()]
+        return f"Scheduled: {title}", "\n".join(lines) + "\n"
     reason = f"\nReason: {event.cancel_reason}\n" if event.cancel_reason else ""
-    return f"Cancelled: {event.title}", f"{event.title} was cancelled.\n{reason}"
+    return f"Cancelled: {title}", f"{title} was cancelled.\n{reason}"
 
 
 # --- reservations ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ Every occurrence lasts exactly ``end - start`` of elapsed time (RFC 5545 3.8.5.3
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -34,6 +34,21 @@ _MARGIN = 2 * _DAY
 _DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _WORKDAYS = (0, 1, 2, 3, 4)
 _WEEKS_OF_MONTH = (1, 2, 3, 4, -1)
+# Weekday names as the API spells them (error messages never leak 0 = Monday numbering).
+WEEKDAY_NAMES = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+# A power user's RRULE: what may appear, and what keeps it at most a few occurrences a day.
+_RULE_PARTS = (
+    "FREQ", "INTERVAL", "BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY", "BYSETPOS",
+    "WKST", "COUNT", "UNTIL",
+)  # fmt: skip
+_DAILY_OR_LONGER = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+_INT_LIST_BOUNDS = {
+    "BYMONTH": (1, 12, False),
+    "BYWEEKNO": (1, 53, True),
+    "BYYEARDAY": (1, 366, True),
+    "BYMONTHDAY": (1, 31, True),
+    "BYSETPOS": (1, 366, True),
+}
 _FREQUENCIES = ("SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 _NTH_WEEKDAY = re.compile(r"([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)")
 _UNTIL_UTC = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
@@ -50,6 +65,10 @@ class RecurrenceKind(StrEnum):
     MONTHLY_BY_WEEKDAY = "MONTHLY_BY_WEEKDAY"  # FREQ=MONTHLY;BYDAY=nXX (week_of_month, weekday)
     YEARLY = "YEARLY"  # FREQ=YEARLY: on DTSTART's month and day
     WORKDAYS = "WORKDAYS"  # FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR
+    YEARLY_BY_WEEKDAY = (
+        "YEARLY_BY_WEEKDAY"  # FREQ=YEARLY;BYMONTH=m;BYDAY=nXX (last Sunday of March)
+    )
+    MONTHLY_BY_POSITION = "MONTHLY_BY_POSITION"  # FREQ=MONTHLY;BYDAY=...;BYSETPOS=n (last workday)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +80,21 @@ class RecurrenceSpec:
     ``until`` and ``count`` exclude each other; with neither the event repeats forever.
     MONTHLY_BY_DAY skips months without that day (the 31st: no February, April, ...) and YEARLY
     from 29 February repeats in leap years only, as RFC 5545 ignores invalid dates.
+    WEEKLY without weekdays repeats on the first start's weekday (RFC 5545: BYDAY defaults to
+    DTSTART's day); ``with_start_weekday`` makes that explicit once the start is known.
+    Messages name fields and weekdays as the API does (weekOfMonth, MONDAY).
     """
 
     kind: RecurrenceKind
     interval: int = 1  # every N days / weeks / months / years
-    weekdays: tuple[int, ...] = ()  # WEEKLY only: 0 = Monday .. 6 = Sunday; sorted on creation
+    weekdays: tuple[int, ...] = ()  # WEEKLY, MONTHLY_BY_POSITION: 0 = Monday; sorted on creation
     month_day: int | None = None  # MONTHLY_BY_DAY only: 1..31
-    weekday: int | None = None  # MONTHLY_BY_WEEKDAY only: 0 = Monday .. 6 = Sunday
-    week_of_month: int | None = None  # MONTHLY_BY_WEEKDAY only: 1..4, or -1 for the last
+    weekday: int | None = None  # MONTHLY_BY_WEEKDAY, YEARLY_BY_WEEKDAY: 0 = Monday .. 6 = Sunday
+    week_of_month: int | None = None  # MONTHLY_/YEARLY_BY_WEEKDAY: 1..4, or -1 for the last
     until: date | datetime | None = None
     count: int | None = None
+    month: int | None = None  # YEARLY_BY_WEEKDAY only: 1..12
+    position: int | None = None  # MONTHLY_BY_POSITION only: 1..31 or -31..-1 (BYSETPOS)
 
     def __post_init__(self) -> None:
         kind = RecurrenceKind(self.kind)  # ValueError for an unknown kind
@@ -78,31 +102,50 @@ class RecurrenceSpec:
         if not _is_int(self.interval) or self.interval < 1:
             raise ValueError(f"interval must be an integer >= 1, got {self.interval!r}")
 
-        if kind is RecurrenceKind.WEEKLY:
-            if not self.weekdays:
-                raise ValueError("WEEKLY needs at least one weekday (0 = Monday .. 6 = Sunday)")
+        with_days = (RecurrenceKind.WEEKLY, RecurrenceKind.MONTHLY_BY_POSITION)
+        if kind in with_days:
             for day in self.weekdays:
                 if not _is_int(day) or not 0 <= day <= 6:
-                    raise ValueError(f"weekdays must be 0..6 (0 = Monday), got {day!r}")
+                    raise ValueError(f"weekdays must be MONDAY..SUNDAY, got {day!r}")
+            if kind is RecurrenceKind.MONTHLY_BY_POSITION and not self.weekdays:
+                raise ValueError("MONTHLY_BY_POSITION needs weekdays (e.g. MONDAY..FRIDAY)")
             object.__setattr__(self, "weekdays", tuple(sorted(set(self.weekdays))))
         elif self.weekdays:
-            raise ValueError(f"weekdays apply to WEEKLY only, not {kind}")
+            raise ValueError(f"weekdays apply to WEEKLY and MONTHLY_BY_POSITION, not {kind}")
 
         if kind is RecurrenceKind.MONTHLY_BY_DAY:
             if not _is_int(self.month_day) or not 1 <= self.month_day <= 31:
-                raise ValueError(f"month_day must be 1..31, got {self.month_day!r}")
+                raise ValueError(f"monthDay must be 1..31, got {self.month_day!r}")
         elif self.month_day is not None:
-            raise ValueError(f"month_day applies to MONTHLY_BY_DAY only, not {kind}")
+            raise ValueError(f"monthDay applies to MONTHLY_BY_DAY only, not {kind}")
 
-        if kind is RecurrenceKind.MONTHLY_BY_WEEKDAY:
+        by_weekday = (RecurrenceKind.MONTHLY_BY_WEEKDAY, RecurrenceKind.YEARLY_BY_WEEKDAY)
+        if kind in by_weekday:
             if not _is_int(self.weekday) or not 0 <= self.weekday <= 6:
-                raise ValueError(f"weekday must be 0..6 (0 = Monday), got {self.weekday!r}")
+                raise ValueError(f"{kind} needs a weekday (MONDAY..SUNDAY)")
             if self.week_of_month not in _WEEKS_OF_MONTH or not _is_int(self.week_of_month):
                 raise ValueError(
-                    f"week_of_month must be 1, 2, 3, 4 or -1 (last), got {self.week_of_month!r}"
+                    f"weekOfMonth must be 1, 2, 3, 4 or -1 (last), got {self.week_of_month!r}"
                 )
         elif self.weekday is not None or self.week_of_month is not None:
-            raise ValueError(f"weekday and week_of_month apply to MONTHLY_BY_WEEKDAY, not {kind}")
+            raise ValueError(
+                f"weekday and weekOfMonth apply to MONTHLY_BY_WEEKDAY and YEARLY_BY_WEEKDAY, "
+                f"not {kind}"
+            )
+
+        if kind is RecurrenceKind.YEARLY_BY_WEEKDAY:
+            if not _is_int(self.month) or not 1 <= self.month <= 12:
+                raise ValueError(f"month must be 1..12, got {self.month!r}")
+        elif self.month is not None:
+            raise ValueError(f"month applies to YEARLY_BY_WEEKDAY only, not {kind}")
+
+        if kind is RecurrenceKind.MONTHLY_BY_POSITION:
+            if not _is_int(self.position) or not (1 <= abs(self.position) <= 31):
+                raise ValueError(
+                    f"position must be 1..31 or -31..-1 (-1: the last), got {self.position!r}"
+                )
+        elif self.position is not None:
+            raise ValueError(f"position applies to MONTHLY_BY_POSITION only, not {kind}")
 
         if self.until is not None and self.count is not None:
             raise ValueError("until and count exclude each other (RFC 5545); give one or neither")
@@ -112,6 +155,13 @@ class RecurrenceSpec:
             _utc(self.until, "until")  # a naive until would be a guess about its zone
         elif self.until is not None and not isinstance(self.until, date):
             raise ValueError(f"until must be a date or an aware datetime, got {self.until!r}")
+
+
+def with_start_weekday(spec: RecurrenceSpec, local_start: datetime) -> RecurrenceSpec:
+    """``spec`` with WEEKLY's missing weekdays set to the start's local weekday."""
+    if spec.kind is RecurrenceKind.WEEKLY and not spec.weekdays:
+        return replace(spec, weekdays=(local_start.weekday(),))
+    return spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,11 +292,13 @@ def to_rrule(spec: RecurrenceSpec, *, tz: ZoneInfo) -> str:
         RecurrenceKind.MONTHLY_BY_DAY: "MONTHLY",
         RecurrenceKind.MONTHLY_BY_WEEKDAY: "MONTHLY",
         RecurrenceKind.YEARLY: "YEARLY",
+        RecurrenceKind.YEARLY_BY_WEEKDAY: "YEARLY",
+        RecurrenceKind.MONTHLY_BY_POSITION: "MONTHLY",
     }[kind]
     parts = [f"FREQ={freq}"]
     if spec.interval != 1:
         parts.append(f"INTERVAL={spec.interval}")
-    if kind is RecurrenceKind.WEEKLY:
+    if kind is RecurrenceKind.WEEKLY and spec.weekdays:
         parts.append("BYDAY=" + ",".join(_DAY_CODES[d] for d in spec.weekdays))
     elif kind is RecurrenceKind.WORKDAYS:
         parts.append("BYDAY=" + ",".join(_DAY_CODES[d] for d in _WORKDAYS))
@@ -255,6 +307,13 @@ def to_rrule(spec: RecurrenceSpec, *, tz: ZoneInfo) -> str:
     elif kind is RecurrenceKind.MONTHLY_BY_WEEKDAY:
         assert spec.weekday is not None  # checked by RecurrenceSpec
         parts.append(f"BYDAY={spec.week_of_month}{_DAY_CODES[spec.weekday]}")
+    elif kind is RecurrenceKind.YEARLY_BY_WEEKDAY:
+        assert spec.weekday is not None  # checked by RecurrenceSpec
+        parts.append(f"BYMONTH={spec.month}")
+        parts.append(f"BYDAY={spec.week_of_month}{_DAY_CODES[spec.weekday]}")
+    elif kind is RecurrenceKind.MONTHLY_BY_POSITION:
+        parts.append("BYDAY=" + ",".join(_DAY_CODES[d] for d in spec.weekdays))
+        parts.append(f"BYSETPOS={spec.position}")
     if spec.count is not None:
         parts.append(f"COUNT={spec.count}")
     if spec.until is not None:
@@ -271,7 +330,10 @@ def from_rrule(rule: str, *, tz: ZoneInfo | None = None) -> RecurrenceSpec:
     it is the last second of a local day (what ``to_rrule`` writes for a date).
     """
     parts = _parse_rule(rule)
-    allowed = {"FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYSETPOS", "UNTIL", "COUNT", "WKST"}
+    allowed = {
+        *("FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYSETPOS", "UNTIL", "COUNT", "WKST"),
+        "BYMONTH",
+    }
     if unsupported := sorted(set(parts) - allowed):
         raise ValueError(f"RRULE parts {', '.join(unsupported)} are outside the supported kinds")
     if parts.get("WKST", "MO") != "MO":
@@ -295,10 +357,35 @@ def from_rrule(rule: str, *, tz: ZoneInfo | None = None) -> RecurrenceSpec:
         return ValueError(f"RRULE {rule!r} is outside the supported kinds")
 
     plain_days = tuple(day for n, day in byday if n is None)
+    bymonth = parts.get("BYMONTH")
+    if bymonth is not None:
+        if not (freq == "YEARLY" and bymonth.isdigit() and len(byday) == 1 and bysetpos is None):
+            raise outside()
+        n, day = byday[0]
+        if bymonthday is not None or n not in _WEEKS_OF_MONTH:
+            raise outside()
+        return RecurrenceSpec(
+            kind=RecurrenceKind.YEARLY_BY_WEEKDAY,
+            month=int(bymonth),
+            weekday=day,
+            week_of_month=n,
+            **common,
+        )
+    if bysetpos is not None and freq == "MONTHLY" and len(plain_days) == len(byday) > 1:
+        if bymonthday is not None or not bysetpos.lstrip("+-").isdigit():
+            raise outside()
+        return RecurrenceSpec(
+            kind=RecurrenceKind.MONTHLY_BY_POSITION,
+            weekdays=plain_days,
+            position=int(bysetpos),
+            **common,
+        )
     if bysetpos is not None and not (freq == "MONTHLY" and len(plain_days) == len(byday) == 1):
         raise outside()
     if freq == "YEARLY" and not byday and bymonthday is None:
         return RecurrenceSpec(kind=RecurrenceKind.YEARLY, **common)
+    if freq == "WEEKLY" and not byday and bymonthday is None:
+        return RecurrenceSpec(kind=RecurrenceKind.WEEKLY, **common)
     if freq == "DAILY" and bymonthday is None:
         if not byday:
             return RecurrenceSpec(kind=RecurrenceKind.DAILY, **common)
@@ -336,6 +423,135 @@ def _parse_byday(code: str) -> tuple[int | None, int]:
         raise ValueError(f"BYDAY entry {code!r} is not a weekday such as TU, 2TU or -1FR")
     n, day = match.groups()
     return (int(n) if n is not None else None), _DAY_CODES.index(day)
+
+
+def normalize_rrule(rule: str, *, tz: ZoneInfo) -> str:
+    """A power user's RRULE value validated, bounded and written canonically; ValueError.
+
+    Bounded: FREQ is DAILY or longer and BYHOUR / BYMINUTE / BYSECOND are refused, so a rule
+    gives at most one occurrence per local day (the first start's time of day); INTERVAL and
+    COUNT are at most 999 and 1000. Canonical: parts in RFC 5545 order, INTERVAL=1 and WKST=MO
+    left out, BYDAY entries ordered from Monday, UNTIL in UTC (``...Z``; a date is the end of
+    that day in ``tz``, a floating time is read in ``tz``).
+    """
+    parts = _parse_rule(rule)
+    if unknown := sorted(set(parts) - set(_RULE_PARTS)):
+        raise ValueError(
+            f"RRULE parts {', '.join(unknown)} are not accepted (the time of day comes from "
+            "the event's start)"
+        )
+    if parts["FREQ"] not in _DAILY_OR_LONGER:
+        raise ValueError(f"FREQ must be one of {', '.join(_DAILY_OR_LONGER)}: at most daily")
+    out = {"FREQ": parts["FREQ"]}
+    interval = int(parts.get("INTERVAL", "1"))
+    if interval > 999:
+        raise ValueError("INTERVAL must be 1..999")
+    if interval != 1:
+        out["INTERVAL"] = str(interval)
+    for name, (low, high, signed) in _INT_LIST_BOUNDS.items():
+        if name not in parts:
+            continue
+        values = []
+        for item in parts[name].split(","):
+            text = item.strip()
+            number = int(text) if re.fullmatch(r"[+-]?\d{1,3}", text) else None
+            if (
+                number is None
+                or not low <= abs(number) <= high
+                or (number < 0 and not signed)
+                or (text[0] in "+-" and not signed)
+            ):
+                bound = f"{low}..{high}" + (f" or -{high}..-{low}" if signed else "")
+                raise ValueError(f"{name} values must be {bound}, got {text!r}")
+            values.append(number)
+        out[name] = ",".join(str(v) for v in sorted(set(values), key=lambda v: (v < 0, v)))
+    if "BYDAY" in parts:
+        days = sorted({_parse_byday(code) for code in parts["BYDAY"].split(",")}, key=_day_key)
+        for n, _day in days:
+            if n is not None and not (1 <= abs(n) <= 53):
+                raise ValueError("BYDAY ordinals must be 1..53 or -53..-1")
+            if n is not None and parts["FREQ"] not in ("MONTHLY", "YEARLY"):
+                raise ValueError("BYDAY with an ordinal (2TU, -1FR) needs FREQ=MONTHLY or YEARLY")
+        out["BYDAY"] = ",".join(f"{'' if n is None else n}{_DAY_CODES[d]}" for n, d in days)
+    if parts["FREQ"] == "WEEKLY" and "BYMONTHDAY" in out:
+        raise ValueError("BYMONTHDAY does not apply to FREQ=WEEKLY (RFC 5545)")
+    if "BYWEEKNO" in out and parts["FREQ"] != "YEARLY":
+        raise ValueError("BYWEEKNO applies to FREQ=YEARLY only (RFC 5545)")
+    if "BYYEARDAY" in out and parts["FREQ"] in ("DAILY", "WEEKLY", "MONTHLY"):
+        raise ValueError("BYYEARDAY does not apply to FREQ=DAILY, WEEKLY or MONTHLY (RFC 5545)")
+    if "BYSETPOS" in out and not ({"BYDAY", "BYMONTHDAY", "BYMONTH", "BYYEARDAY"} & out.keys()):
+        raise ValueError("BYSETPOS needs another BYxxx part to pick from (RFC 5545)")
+    if parts.get("WKST", "MO") != "MO":
+        if parts["WKST"] not in _DAY_CODES:
+            raise ValueError(f"WKST must be MO..SU, got {parts['WKST']!r}")
+        out["WKST"] = parts["WKST"]
+    if "COUNT" in parts:
+        if int(parts["COUNT"]) > 1000:
+            raise ValueError("COUNT must be 1..1000")
+        out["COUNT"] = str(int(parts["COUNT"]))
+    if "UNTIL" in parts:
+        out["UNTIL"] = _format_utc(_until_utc(_parse_until(parts["UNTIL"], tz), tz))
+    order = ("FREQ", "INTERVAL", "BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY")
+    order += ("BYSETPOS", "WKST", "COUNT", "UNTIL")
+    return ";".join(f"{name}={out[name]}" for name in order if name in out)
+
+
+def _day_key(entry: tuple[int | None, int]) -> tuple[int, int]:
+    n, day = entry
+    return day, 0 if n is None else n
+
+
+def rule_until(rule: str) -> datetime | None:
+    """The UNTIL of a stored (UTC) rule as an aware datetime, None without one."""
+    value = _parse_rule(rule).get("UNTIL")
+    if value is None:
+        return None
+    until = _parse_until(value, UTC)
+    return until if isinstance(until, datetime) else _end_of_day(until, UTC)
+
+
+def with_until(rule: str, until: datetime) -> str:
+    """``rule`` ending at ``until`` (inclusive, written in UTC); an earlier UNTIL is kept, a
+    COUNT is refused (ValueError): where a counted series ends depends on its start."""
+    parts = _parse_rule(rule)
+    if "COUNT" in parts:
+        raise ValueError("a rule with COUNT cannot be given an UNTIL")
+    current = rule_until(rule)
+    if current is not None and current <= until:
+        return rule
+    parts["UNTIL"] = _format_utc(until.replace(microsecond=0))
+    return ";".join(f"{name}={value}" for name, value in parts.items())
+
+
+def rule_count(rule: str) -> int | None:
+    """The COUNT of a rule, None without one."""
+    value = _parse_rule(rule).get("COUNT")
+    return int(value) if value is not None else None
+
+
+def with_count(rule: str, count: int) -> str:
+    """``rule`` with its COUNT replaced by ``count``."""
+    parts = _parse_rule(rule)
+    parts["COUNT"] = str(count)
+    return ";".join(f"{name}={value}" for name, value in parts.items())
+
+
+def without_count(rule: str) -> str:
+    """``rule`` without its COUNT (to be ended by an UNTIL instead)."""
+    parts = _parse_rule(rule)
+    parts.pop("COUNT", None)
+    return ";".join(f"{name}={value}" for name, value in parts.items())
+
+
+def first_start(*, rule: str, start: datetime, tz: ZoneInfo) -> datetime | None:
+    """The first start the rule generates at or after ``start`` (UTC), looking ahead at most
+    eight years and a day (29 February rules), or None."""
+    parsed = _Rule(rule, start, tz)
+    for days in (400, 8 * 366 + 1):  # most rules answer within a year: a short walk first
+        found = parsed.starts(start, start + timedelta(days=days), max_occurrences=5000)
+        if found:
+            return found[0]
+    return None
 
 
 # --- expansion ----------------------------------------------------------------------------------
@@ -469,12 +685,15 @@ def expand(
     window_end: datetime,
     changes: Sequence[OccurrenceChange] = (),
     max_occurrences: int = 5000,
+    extra_starts: Sequence[datetime] = (),
 ) -> list[Occurrence]:
     """(start, end, original start) in UTC of the occurrences overlapping the window, by start.
 
     ``start``/``end`` are the first occurrence; ``rule`` an RRULE value, or None for a single
-    occurrence. A cancelled occurrence is dropped; a moved one appears at its new time when that
-    overlaps the window, wherever its original was; a change matching no occurrence is ignored.
+    occurrence; ``extra_starts`` are RDATE starts added to the rule's (each lasting as long as
+    the first; one the rule gives anyway counts once). A cancelled occurrence is dropped; a
+    moved one appears at its new time when that overlaps the window, wherever its original
+    was; a change matching no occurrence is ignored.
 
     Work is bounded: the walk stops just past the window, and raises ValueError rather than
     truncate when more than ``max_occurrences`` occurrences start before ``window_end``. Rules
@@ -501,7 +720,11 @@ def expand(
     duration = end - start
     recurrence = _Rule(rule, start, tz) if rule is not None else None
 
+    extras = {_utc(s, "extra_starts") for s in extra_starts}
+
     def is_occurrence(instant: datetime) -> bool:
+        if instant in extras:
+            return True
         if recurrence is None:
             return instant == start
         return recurrence.has_occurrence_at(instant, max_occurrences)
@@ -511,6 +734,8 @@ def expand(
         starts = [start] if lo <= start < window_end else []
     else:
         starts = recurrence.starts(lo, window_end, max_occurrences)
+    if extras:
+        starts = sorted({*starts, *(s for s in extras if lo <= s < window_end)})
 
     result: list[Occurrence] = []
     handled: set[datetime] = set()

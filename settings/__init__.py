@@ -252,6 +252,16 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Rendezvous <rendezvous@localhost>")
 MAIL_DOMAIN = os.environ.get("MAIL_DOMAIN", "rendezvous.localhost")
+# Inbound mail (iMIP REPLYs from calendar apps): POST /inbound/mail needs this shared secret
+# (Authorization: Bearer <secret>); empty turns the endpoint off. `manage.py imip_fetch`
+# reads a mailbox over IMAP instead (IMAP_* below; the password from IMAP_PASSWORD).
+INBOUND_MAIL_SECRET = os.environ.get("INBOUND_MAIL_SECRET", "")
+IMAP_HOST = os.environ.get("IMAP_HOST", "")
+IMAP_PORT = env_int("IMAP_PORT", 993)
+IMAP_USER = os.environ.get("IMAP_USER", "")
+IMAP_PASSWORD = os.environ.get("IMAP_PASSWORD", "")
+IMAP_SSL = env_bool("IMAP_SSL", True)
+IMAP_MAILBOX = os.environ.get("IMAP_MAILBOX", "INBOX")
 
 # Reminders over HTTP channels (Telegram Bot API, an SMS gateway, webhooks, Slack).
 TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org")

@@ -47,6 +47,9 @@ class CalendarMutation:
             participants=input.participants,
             recurrence_rule=input.recurrence.spec() if input.recurrence is not None else None,
             reminders=reminder_pairs(input.reminders) or [],
+            extra_dates=input.extra_dates,
+            excluded_dates=input.excluded_dates,
+            align_start=input.align_start,
         )
         return shown(info, event)
 

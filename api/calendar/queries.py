@@ -47,6 +47,10 @@ class CalendarQuery:
         first: Annotated[
             int, strawberry.argument(description=f"At most this many (1–{MAX_OCCURRENCES}).")
         ] = 500,
+        include_declined: Annotated[
+            bool,
+            strawberry.argument(description="Whether events you declined (NO) are listed."),
+        ] = True,
     ) -> Occurrences:
         actor = actor_of(info)
         actor.require_user()
@@ -59,6 +63,7 @@ class CalendarQuery:
             start=start,
             end=end,
             users=people(users) if users is not None else None,
+            include_declined=include_declined,
         )
         return Occurrences(
             items=[Occurrence(occurrence=o) for o in found[:first]],

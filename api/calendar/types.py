@@ -6,7 +6,9 @@ from strawberry.relay import to_base64
 from api.accounts.types import UserType
 from api.booking.types import Weekday
 from api.enums import described_enum
+from api.events.types import Rsvp
 from reservation import models, recurrence
+from reservation.errors import DomainError, ErrorCode
 from reservation.selectors import calendar as calendar_selectors
 from reservation.services import calendar
 from reservation.timezones import zone
@@ -26,15 +28,21 @@ UpdateScope = described_enum(
 RecurrenceKind = described_enum(
     recurrence.RecurrenceKind,
     name="RecurrenceKind",
-    description="How an event repeats: DAILY, WEEKLY (on weekdays), MONTHLY_BY_DAY (a day "
-    "number), MONTHLY_BY_WEEKDAY (the n-th or last weekday), YEARLY, WORKDAYS (Mon–Fri).",
+    description="How an event repeats: DAILY, WEEKLY (on weekdays; none: the start's), "
+    "MONTHLY_BY_DAY (a day number), MONTHLY_BY_WEEKDAY (the n-th or last weekday), YEARLY, "
+    "WORKDAYS (Mon–Fri), YEARLY_BY_WEEKDAY (the n-th or last weekday of a month, e.g. the last "
+    "Sunday of March), MONTHLY_BY_POSITION (the n-th or last of some weekdays, e.g. the last "
+    "workday: BYSETPOS).",
     values={
         "DAILY": "Every N days.",
-        "WEEKLY": "Every N weeks, on the weekdays given.",
+        "WEEKLY": "Every N weeks, on the weekdays given (none: the start's weekday).",
         "MONTHLY_BY_DAY": "Every N months, on a day number (monthDay).",
         "MONTHLY_BY_WEEKDAY": "Every N months, on the n-th (or last) weekday.",
         "YEARLY": "Every N years, on the start's date.",
         "WORKDAYS": "Monday to Friday.",
+        "YEARLY_BY_WEEKDAY": "Every N years, on the n-th (or last) weekday of a month.",
+        "MONTHLY_BY_POSITION": "Every N months, on the n-th (or last) of the weekdays given "
+        "(BYSETPOS), e.g. the last workday.",
     },
 )
 
@@ -52,23 +60,45 @@ ReminderChannel = described_enum(
 )
 
 
-@strawberry.input(description="How an event repeats, in its own time zone (stored as an RRULE).")
+@strawberry.input(
+    description="How an event repeats, in its own time zone (stored as an RRULE): a kind with "
+    "its fields, or `rrule`. The event's start must be one the rule gives (START_NOT_IN_RULE "
+    "otherwise, unless alignStart)."
+)
 class RecurrenceInput:
-    kind: RecurrenceKind = strawberry.field(description="The pattern.")
+    kind: RecurrenceKind | None = strawberry.field(
+        default=None, description="The pattern (or give rrule instead)."
+    )
+    rrule: str | None = strawberry.field(
+        default=None,
+        description="For power users instead of kind: an RFC 5545 RRULE value such as "
+        "'FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1' (FREQ DAILY or longer, no BYHOUR/"
+        "BYMINUTE/BYSECOND; COUNT at most 1000); stored normalised.",
+    )
     interval: int = strawberry.field(
         default=1, description="Every N days, weeks, months or years (1–999)."
     )
     weekdays: list[Weekday] = strawberry.field(
-        default_factory=list, description="WEEKLY only: the days it happens on."
+        default_factory=list,
+        description="WEEKLY: the days it happens on (none: the start's weekday); "
+        "MONTHLY_BY_POSITION: the days to pick from.",
     )
     month_day: int | None = strawberry.field(
         default=None, description="MONTHLY_BY_DAY only: 1–31 (months without it are skipped)."
     )
     weekday: Weekday | None = strawberry.field(
-        default=None, description="MONTHLY_BY_WEEKDAY only: the weekday."
+        default=None, description="MONTHLY_BY_WEEKDAY, YEARLY_BY_WEEKDAY: the weekday."
     )
     week_of_month: int | None = strawberry.field(
-        default=None, description="MONTHLY_BY_WEEKDAY only: 1–4, or -1 for the last."
+        default=None,
+        description="MONTHLY_BY_WEEKDAY, YEARLY_BY_WEEKDAY: 1–4, or -1 for the last.",
+    )
+    month: int | None = strawberry.field(
+        default=None, description="YEARLY_BY_WEEKDAY only: the month, 1–12."
+    )
+    position: int | None = strawberry.field(
+        default=None,
+        description="MONTHLY_BY_POSITION only: 1–31 from the first, -1–-31 from the last.",
     )
     until: date | None = strawberry.field(
         default=None, description="Last day (inclusive, in the event's zone); null: forever."
@@ -77,7 +107,15 @@ class RecurrenceInput:
         default=None, description="Or: how many occurrences in all (1–1000)."
     )
 
-    def spec(self) -> recurrence.RecurrenceSpec:
+    def spec(self) -> calendar.Rule:
+        if self.rrule is not None:
+            if self.kind is not None:
+                raise DomainError(
+                    ErrorCode.INVALID_INPUT, "Give kind or rrule, not both.", field="recurrence"
+                )
+            return self.rrule
+        if self.kind is None:
+            raise DomainError(ErrorCode.INVALID_INPUT, "Give kind or rrule.", field="recurrence")
         return calendar.recurrence_spec(
             kind=self.kind.value,
             interval=self.interval,
@@ -87,19 +125,28 @@ class RecurrenceInput:
             week_of_month=self.week_of_month,
             until=self.until,
             count=self.count,
+            month=self.month,
+            position=self.position,
         )
 
 
-@strawberry.input(description="A reminder before each occurrence.")
+@strawberry.input(
+    description="A reminder before each occurrence, as iCalendar's TRIGGER:-PnDTnM: offsetDays "
+    "in calendar time (the same local time n days before, in the event's zone, across DST), "
+    "then offsetMinutes of elapsed time."
+)
 class ReminderInput:
     offset_minutes: int = strawberry.field(description="Minutes before the start (0–72000).")
     channel: ReminderChannel = strawberry.field(description="How it is sent.")
+    offset_days: int = strawberry.field(
+        default=0, description="Days before, keeping the local time of day (0–50)."
+    )
 
 
-def reminder_pairs(reminders: list[ReminderInput] | None) -> list[tuple[int, str]] | None:
+def reminder_pairs(reminders: list[ReminderInput] | None) -> list[tuple[int, str, int]] | None:
     if reminders is None:
         return None
-    return [(r.offset_minutes, r.channel.value) for r in reminders]
+    return [(r.offset_minutes, r.channel.value, r.offset_days) for r in reminders]
 
 
 @strawberry.input(description="A scheduled event to create.")
@@ -121,6 +168,19 @@ class EventCreateInput:
     reminders: list[ReminderInput] = strawberry.field(
         default_factory=list, description="Reminders to every participant (at most 10)."
     )
+    extra_dates: list[date] = strawberry.field(
+        default_factory=list,
+        description="Extra days (RDATE, at most 100, after the start's) at its local time.",
+    )
+    excluded_dates: list[date] = strawberry.field(
+        default_factory=list,
+        description="Local days whose occurrences are left out (EXDATE, at most 100).",
+    )
+    align_start: bool = strawberry.field(
+        default=False,
+        description="When the rule does not give `start`: move the event to the rule's first "
+        "start after it (same length) instead of refusing with START_NOT_IN_RULE.",
+    )
 
 
 @strawberry.input(description="What to change; null keeps a value.")
@@ -141,6 +201,18 @@ class EventUpdateInput:
     reminders: list[ReminderInput] | None = strawberry.field(
         default=None, description="New reminders (replace all); null keeps them."
     )
+    extra_dates: list[date] | None = strawberry.field(
+        default=None, description="New extra days (RDATE; replace all); null keeps them."
+    )
+    excluded_dates: list[date] | None = strawberry.field(
+        default=None,
+        description="New excluded days (replace every cancelled or moved occurrence); null "
+        "keeps them.",
+    )
+    align_start: bool = strawberry.field(
+        default=False,
+        description="When the rule does not give the start: move it to the rule's next start.",
+    )
 
     def changes(self) -> calendar.EventChanges:
         return calendar.EventChanges(
@@ -152,6 +224,9 @@ class EventUpdateInput:
             recurrence_rule=self.recurrence.spec() if self.recurrence is not None else None,
             clear_recurrence=self.clear_recurrence,
             reminders=reminder_pairs(self.reminders),
+            extra_dates=self.extra_dates,
+            excluded_dates=self.excluded_dates,
+            align_start=self.align_start,
         )
 
 
@@ -207,6 +282,13 @@ class Occurrence:
     @strawberry.field(description="The event's RFC 5545 RRULE, empty if it does not repeat.")
     def recurrence(self) -> str:
         return self.occurrence.event.recurrence
+
+    @strawberry.field(
+        description="Your answer to the event (the organizer: YES); null if you are not on it."
+    )
+    def my_answer(self) -> Rsvp | None:
+        answer = getattr(self.occurrence, "viewer_answer", None)
+        return Rsvp(answer) if answer is not None else None
 
 
 @strawberry.type(description="Occurrences in a range, earliest first.")

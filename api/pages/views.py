@@ -1,5 +1,7 @@
 """The page behind an e-mailed event link, /e/<event_id>/?token=<secret>: the event, its
-candidates in the reader's zone, the tallies, and forms to vote and to narrow.
+candidates in the reader's zone, the tallies, and forms to vote and to narrow; for a scheduled
+event, the reader's answer and a form to give it (`&rsvp=YES|MAYBE|NO`, as the mail's answer
+links carry, preselects one: the reader confirms with one button).
 
 Plain HTML forms (no JavaScript) with POST-redirect-GET. Reads and writes go through the
 services the API uses, with the Actor the API builds for that token, so the checks, error
@@ -26,8 +28,9 @@ from django.views.decorators.http import require_http_methods
 from api.ratelimit import rate_limited_view
 from reservation.actors import Actor
 from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
-from reservation.models import EventAccessToken, EventStatus, Vote
+from reservation.models import EventAccessToken, EventStatus, Participant, Vote
 from reservation.selectors.events import event_tallies, own_votes
+from reservation.services.calendar import event_respond
 from reservation.services.events import (
     access_token_authenticate,
     event_narrow,
@@ -50,12 +53,23 @@ STATUS_OF = {
     ErrorCode.NOT_A_CANDIDATE: 409,
     ErrorCode.EVENT_NOT_PROPOSED: 409,
     ErrorCode.EVENT_CANCELLED: 409,
+    ErrorCode.EVENT_NOT_SCHEDULED: 409,
     ErrorCode.PERMISSION_DENIED: 403,
     ErrorCode.UNAUTHENTICATED: 403,
     ErrorCode.NOT_FOUND: 404,
 }
-DONE = {"vote": "Your votes are saved.", "narrow": "The candidates were narrowed."}
+DONE = {
+    "vote": "Your votes are saved.",
+    "narrow": "The candidates were narrowed.",
+    "respond": "Your answer is saved.",
+}
 ANSWERS = [(value, str(label)) for value, label in Vote.Answer.choices]
+# A scheduled event's answers, as the mail's Yes / Maybe / No links name them.
+RSVP_ANSWERS = [
+    (Participant.Rsvp.YES.value, "Yes"),
+    (Participant.Rsvp.MAYBE.value, "Maybe"),
+    (Participant.Rsvp.NO.value, "No"),
+]
 
 
 class HttpResponseSeeOther(HttpResponseRedirect):
@@ -177,6 +191,17 @@ def _render_event(
         else ""
     )
     done = DONE.get(request.GET.get("done", "")) if error is None else None
+    me = event.participants.filter(user=viewer).first()
+    current = me.rsvp if me is not None else ""
+    # A mail's answer link preselects its answer; the reader confirms it with the button (a
+    # POST), so a link scanner that follows every link answers nothing.
+    wanted = request.GET.get("rsvp", "")
+    preselect = wanted if wanted in dict(RSVP_ANSWERS) else current
+    can_answer = (
+        event.status == EventStatus.SCHEDULED
+        and me is not None
+        and me.role == Participant.Role.PARTY
+    )
     context = {
         "event": event,
         "organizer": event.organizer.name or event.organizer.email,
@@ -186,6 +211,14 @@ def _render_event(
         "rows": rows,
         "agreed": agreed,
         "can_act": event.status == EventStatus.PROPOSED and bool(rows),
+        "proposed": event.status == EventStatus.PROPOSED,
+        "can_answer": can_answer,
+        "answer": dict(Participant.Rsvp.choices).get(current, ""),
+        "answer_choices": [
+            Choice(value, label, value == preselect) for value, label in RSVP_ANSWERS
+        ],
+        "confirming": wanted in dict(RSVP_ANSWERS) and wanted != current and error is None,
+        "repeats": bool(event.recurrence or event.extra_starts),
         "action_url": _page_url(event_id, secret),
         "error": error,
         "done": done,
@@ -212,6 +245,8 @@ def _submit(actor: Actor, event_id: int, data: QueryDict) -> str:
             event_id=event_id,
             votes=[(slot_id, data[key]) for slot_id, key in zip(slot_ids, keys, strict=True)],
         )
+    elif action == "respond":
+        event_respond(actor=actor, event_id=event_id, decision=data.get("decision", ""))
     elif action == "narrow":
         [version] = _ids([data.get("expected_version", "")], field="expectedVersion")
         event_narrow(

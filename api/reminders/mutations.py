@@ -67,7 +67,7 @@ class ReminderMutation:
         rows = reminders.event_reminders_set(
             actor=actor_of(info),
             event_id=decode_id(event_id, "Event"),
-            reminders=[(r.offset_minutes, r.channel.value) for r in reminders_],
+            reminders=[(r.offset_minutes, r.channel.value, r.offset_days) for r in reminders_],
             now=utcnow(),
         )
         return EventReminders(reminders=rows)  # type: ignore[arg-type]

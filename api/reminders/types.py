@@ -47,7 +47,10 @@ class ChannelAddressType:
 )
 class ReminderType(relay.Node):
     offset_minutes: int = strawberry_django.field(
-        description="How long before the start, in minutes (0 to 50 days)."
+        description="How long before the start, in minutes (0 to 50 days), after offsetDays."
+    )
+    offset_days: int = strawberry_django.field(
+        description="Days before, in calendar time: the same local time n days earlier (0–50)."
     )
     channel: ReminderChannel = strawberry_django.field(description="How it is sent.")
 

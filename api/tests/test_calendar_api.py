@@ -199,7 +199,9 @@ def test_create_move_cancel_and_list_occurrences(gql: GraphQL, olga: User, pia: 
     [
         ({"start": "2030-03-19T09:00:00"}, "NAIVE_DATETIME", "start"),
         ({"timeZone": "Mars/Olympus"}, "INVALID_TIME_ZONE", "timeZone"),
-        ({"recurrence": {"kind": "WEEKLY"}}, "INVALID_INPUT", "recurrence"),
+        ({"recurrence": {"kind": "WEEKLY", "interval": 0}}, "INVALID_INPUT", "recurrence"),
+        ({"recurrence": {"rrule": "FREQ=MINUTELY"}}, "INVALID_INPUT", "recurrence"),
+        ({"recurrence": {"kind": "WEEKLY", "weekdays": ["MONDAY"]}}, "START_NOT_IN_RULE", "start"),
         ({"end": "2030-03-19T08:00:00Z"}, "INVALID_TIME_RANGE", "end"),
         (
             {"reminders": [{"offsetMinutes": 99999, "channel": "EMAIL"}]},
@@ -405,7 +407,7 @@ def test_occurrences_and_free_time_query_counts_are_fixed(
             event=event, original_start=event.start + timedelta(days=1), cancelled=True
         )
     # token lookup + touch, attendance, events, changes
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):  # + the viewer's answers, one query for all
         response = gql(
             OCCURRENCES_1000,
             {"start": "2030-01-07T00:00:00Z", "end": "2030-03-07T00:00:00Z"},
@@ -428,3 +430,124 @@ def test_occurrences_and_free_time_query_counts_are_fixed(
         ).json()
     # The gaps between the daily blocks; the cancelled day joins two of them.
     assert len(response["data"]["freeTime"]) == 58
+
+
+ANSWERS = """
+query Answers($start: DateTime!, $end: DateTime!, $declined: Boolean!) {
+  occurrences(start: $start, end: $end, includeDeclined: $declined) {
+    items { title start myAnswer }
+  }
+}
+"""
+
+RULES = """
+mutation Create($input: EventCreateInput!) {
+  eventCreate(input: $input) {
+    ... on Event { start end }
+    ... on OperationInfo { messages { code field message } }
+  }
+}
+"""
+
+
+def test_occurrences_show_my_answer_and_can_leave_declined_ones_out(
+    gql: GraphQL, olga: User, pia: User
+) -> None:
+    for title, hour in (("Kept", 9), ("Declined", 11)):
+        event_create(
+            actor=actor_for(olga),
+            title=title,
+            start=datetime(2030, 3, 19, hour, tzinfo=UTC),
+            end=datetime(2030, 3, 19, hour + 1, tzinfo=UTC),
+            time_zone="UTC",
+            participants=[pia.email],
+            recurrence_rule=recurrence_spec(kind="DAILY", count=2),
+            now=NOW,
+        )
+    declined = Event.objects.get(title="Declined")
+    answered = gql(
+        RESPOND, {"id": gid("Event", declined.pk), "decision": "NO"}, token=token_of(pia)
+    ).json()
+    assert {"user": {"email": "pia@example.com"}, "rsvp": "NO"} in answered["data"]["eventRespond"][
+        "participants"
+    ]
+    window = {"start": "2030-03-19T00:00:00Z", "end": "2030-03-21T00:00:00Z"}
+
+    everything = gql(ANSWERS, {**window, "declined": True}, token=token_of(pia)).json()
+    assert everything == {
+        "data": {
+            "occurrences": {
+                "items": [
+                    {
+                        "title": "Kept",
+                        "start": "2030-03-19T09:00:00+00:00",
+                        "myAnswer": "UNDECIDED",
+                    },
+                    {"title": "Declined", "start": "2030-03-19T11:00:00+00:00", "myAnswer": "NO"},
+                    {
+                        "title": "Kept",
+                        "start": "2030-03-20T09:00:00+00:00",
+                        "myAnswer": "UNDECIDED",
+                    },
+                    {"title": "Declined", "start": "2030-03-20T11:00:00+00:00", "myAnswer": "NO"},
+                ]
+            }
+        }
+    }
+    without = gql(ANSWERS, {**window, "declined": False}, token=token_of(pia)).json()
+    assert without == {
+        "data": {
+            "occurrences": {
+                "items": [
+                    {
+                        "title": "Kept",
+                        "start": "2030-03-19T09:00:00+00:00",
+                        "myAnswer": "UNDECIDED",
+                    },
+                    {
+                        "title": "Kept",
+                        "start": "2030-03-20T09:00:00+00:00",
+                        "myAnswer": "UNDECIDED",
+                    },
+                ]
+            }
+        }
+    }
+    organizer = gql(ANSWERS, {**window, "declined": False}, token=token_of(olga)).json()
+    assert [i["myAnswer"] for i in organizer["data"]["occurrences"]["items"]] == ["YES"] * 4
+
+
+def test_a_power_users_rrule_and_aligning_the_start(gql: GraphQL, olga: User) -> None:
+    base = {
+        "title": "Close the books",
+        "start": "2030-05-29T16:00:00+02:00",  # a Wednesday
+        "end": "2030-05-29T17:00:00+02:00",
+        "timeZone": "Europe/Berlin",
+        "recurrence": {"rrule": "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1"},
+    }
+    refused = gql(RULES, {"input": base}, token=token_of(olga)).json()
+    assert refused == {
+        "data": {
+            "eventCreate": {
+                "messages": [
+                    {
+                        "code": "START_NOT_IN_RULE",
+                        "field": "start",
+                        "message": "The recurrence does not give the start Wed 2030-05-29 16:00 "
+                        "(Europe/Berlin); its first start from there is Fri 2030-05-31 16:00 "
+                        "(Europe/Berlin). Start the event then, or send alignStart: true to "
+                        "have it moved there.",
+                    }
+                ]
+            }
+        }
+    }
+    aligned = gql(RULES, {"input": {**base, "alignStart": True}}, token=token_of(olga)).json()
+    assert aligned == {
+        "data": {
+            "eventCreate": {
+                "start": "2030-05-31T14:00:00+00:00",
+                "end": "2030-05-31T15:00:00+00:00",
+            }
+        }
+    }

@@ -2,6 +2,7 @@
 zone, votes and narrows through the same services, with the same actor and audit entries as
 the API, keeps CSRF on, labels every control, and shows nothing for a dead link."""
 
+import re
 import shutil
 import subprocess
 from datetime import timedelta
@@ -13,7 +14,7 @@ from django.http import HttpResponse
 from django.test import Client as HttpClient
 
 from api.middleware import bearer_actor
-from reservation.models import AuditEntry, Event, User, Vote
+from reservation.models import AuditEntry, Event, Notification, Participant, User, Vote
 from reservation.services.events import (
     access_token_issue,
     access_token_mint,
@@ -23,9 +24,11 @@ from reservation.services.events import (
     event_view,
     event_vote,
 )
+from reservation.services.mail import notification_send
 from reservation.tests.event_factories import (
     candidate_ids,
     deliver,
+    delivered,
     event_rows,
     propose,
 )
@@ -245,7 +248,7 @@ def test_the_tallies_and_the_readers_own_votes_are_shown(
     assert checked == [f"vote-{first}-IF_NEED_BE"]
 
 
-def test_a_scheduled_event_shows_its_time_and_no_forms(
+def test_a_scheduled_event_shows_its_time_and_only_the_answer_form(
     http: HttpClient, event: Event, olga: User
 ) -> None:
     secret = link_secret(event, "ann@example.com")
@@ -259,8 +262,54 @@ def test_a_scheduled_event_shows_its_time_and_no_forms(
 
     page = Page(http.get(url(event, secret)).content.decode())
 
-    assert f"Status Scheduled: {ANN_SEES[1]}" in page.content
-    assert page.forms == []
+    assert f"Status Scheduled: {ANN_SEES[1]} Your answer Undecided Organizer" in page.content
+    assert "Candidate times" not in page.content
+    assert [page.form("respond")["method"]] == [f["method"] for f in page.forms] == ["post"]
+
+
+def test_the_scheduled_mails_answer_links_answer_through_the_page(
+    http: HttpClient, event: Event, olga: User, ann: User
+) -> None:
+    """Each participant's "scheduled" mail has Yes / Maybe / No links (their link token, no
+    account needed); a link preselects its answer, the reader confirms it with one POST."""
+    event_agree(
+        actor=actor_for(olga),
+        event_id=event.pk,
+        slot_id=candidate_ids(event)[1],
+        expected_version=1,
+        now=NOW,
+    )
+    notification = Notification.objects.get(recipient=ann, kind=Notification.Kind.EVENT_SCHEDULED)
+    notification_send(notification_id=notification.pk, now=NOW)
+    body = delivered(notification).body
+    links = re.findall(r"(http\S+/e/\d+/\?token=(\S+?)(?:&rsvp=(\w+))?)$", body, re.M)
+    assert [(answer or "page") for _, _, answer in links] == ["YES", "MAYBE", "NO", "page"]
+    assert len({s for _, s, _ in links}) == 1  # one secret, minted as the mail went
+
+    maybe_link = links[1][0].split("/e/", 1)[1]
+    page = Page(http.get(f"/e/{maybe_link}").content.decode())
+    assert [c["value"] for c in page.form("respond")["controls"] if "checked" in c] == ["MAYBE"]
+    assert "Confirm my answer" in page.content
+    assert (
+        Participant.objects.get(event=event, user=ann).rsvp == "UNDECIDED"
+    )  # a GET answers nothing
+
+    since = last_entry_id()
+    response = http.post(
+        page.form("respond")["action"], {**page.fields("respond"), "decision": "MAYBE"}
+    )
+    assert response.status_code == 303
+    assert Participant.objects.get(event=event, user=ann).rsvp == "MAYBE"
+    [(action, _, kind, user_id, token_id, changes)] = new_entries(since)[:1]
+    assert (action, kind, user_id, changes["via"], changes["rsvp"]) == (
+        "event.respond",
+        "TOKEN",
+        ann.pk,
+        "link",
+        ["UNDECIDED", "MAYBE"],
+    )
+    assert token_id == notification.access_token_id
+    assert "Your answer is saved." in Page(http.get(response["Location"]).content.decode()).content
 
 
 # --- voting and narrowing ------------------------------------------------------------------

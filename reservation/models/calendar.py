@@ -47,28 +47,37 @@ class OccurrenceChange(models.Model):
 
 
 class Reminder(models.Model):
-    """Remind every participant `offset_minutes` before each occurrence, over `channel`."""
+    """Remind every participant `offset_days` and `offset_minutes` before each occurrence, over
+    `channel`, as iCalendar's TRIGGER:-PnDTnM means it: days in calendar time (the same
+    wall-clock time n days earlier in the event's zone), then minutes of elapsed time."""
 
     event = models.ForeignKey(
         "reservation.Event", on_delete=models.CASCADE, related_name="reminders"
     )
+    offset_days = models.PositiveIntegerField(default=0)
     offset_minutes = models.PositiveIntegerField()
     channel = models.CharField(max_length=16, choices=Channel.choices)
 
     class Meta:
-        ordering = ["event", "offset_minutes", "channel"]
+        ordering = ["event", "offset_days", "offset_minutes", "channel"]
         constraints = [
             models.UniqueConstraint(
-                fields=["event", "offset_minutes", "channel"], name="reminder_once"
+                fields=["event", "offset_days", "offset_minutes", "channel"], name="reminder_once"
             ),
             models.CheckConstraint(
                 condition=models.Q(offset_minutes__lte=50 * 24 * 60),
                 name="reminder_offset_at_most_50_days",
             ),
+            models.CheckConstraint(
+                condition=models.Q(offset_days__lte=50), name="reminder_days_at_most_50"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel} {self.offset_minutes} min before event {self.event_id}"
+        return (
+            f"{self.channel} {self.offset_days} d {self.offset_minutes} min before event "
+            f"{self.event_id}"
+        )
 
 
 class ChannelAddress(models.Model):

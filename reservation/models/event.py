@@ -1,3 +1,4 @@
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -36,6 +37,12 @@ class Event(models.Model):
         help_text="RFC 5545 RRULE (without 'RRULE:'), expanded in time_zone from start; "
         "empty for a single occurrence.",
     )
+    extra_starts = ArrayField(
+        models.DateTimeField(),
+        default=list,
+        blank=True,
+        help_text="RDATE: starts (UTC) added to the rule's, each lasting end - start.",
+    )
     cancel_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -54,6 +61,9 @@ class Event(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(version__gte=1), name="event_version_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(extra_starts__len__lte=100), name="event_extra_starts_bounded"
             ),
         ]
 

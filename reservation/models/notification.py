@@ -44,6 +44,11 @@ class Notification(models.Model):
         on_delete=models.SET_NULL,
         related_name="notifications",
     )
+    occurrence_start = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Event mails about one occurrence: its original start (the RECURRENCE-ID).",
+    )
     subject = models.CharField(max_length=300)
     body = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

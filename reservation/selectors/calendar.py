@@ -8,7 +8,7 @@ to the people on them. Ranges are at most `MAX_RANGE` (366 days) long.
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef, Q
@@ -52,6 +52,7 @@ class Occurrence:
     end: datetime
     original_start: datetime
     recurring: bool
+    viewer_answer: str | None = None  # visible_occurrences: the actor's RSVP to the event
 
     @property
     def moved(self) -> bool:
@@ -124,6 +125,7 @@ def expand_event(
         window_end=end,
         changes=(_changes_of(event) if changes is None else changes) if rule else (),
         max_occurrences=MAX_OCCURRENCES_PER_EVENT,
+        extra_starts=event.extra_starts,
     )
     return [
         Occurrence(event=event, start=s, end=e, original_start=o, recurring=rule is not None)
@@ -180,14 +182,18 @@ def visible_occurrences(
     start: datetime,
     end: datetime,
     users: Sequence[User] | None = None,
+    include_declined: bool = True,
 ) -> list[Occurrence]:
-    """The acting user's calendar: occurrences in [start, end) of the events they are on
-    (declined ones included, so they can change their mind). With `users`: only events on which
+    """The acting user's calendar: occurrences in [start, end) of the events they are on, each
+    with the actor's answer (declined ones included, so they can change their mind, unless
+    not `include_declined`). With `users`: only events on which
     one of those people takes part (not declined) — still only events the actor is on, since
     others' event details are private (their free/busy is what freeTime shows)."""
     me = actor.require_user()
     start, end = calendar_range(start, end)
-    mine = _event_attendance(user_ids=[me.pk], start=start, end=end, include_declined=True)
+    mine = _event_attendance(
+        user_ids=[me.pk], start=start, end=end, include_declined=include_declined
+    )
     if users is not None:
         theirs = _event_attendance(
             user_ids=[u.pk for u in users], start=start, end=end, include_declined=False
@@ -196,7 +202,14 @@ def visible_occurrences(
     if not mine:
         return []
     expanded = _expanded(event_ids=sorted(mine), start=start, end=end)
-    result = [o for occurrences in expanded.values() for o in occurrences]
+    answers = dict(
+        Participant.objects.filter(user=me, event_id__in=list(mine)).values_list("event_id", "rsvp")
+    )
+    result = [
+        replace(o, viewer_answer=answers.get(event_id))
+        for event_id, occurrences in expanded.items()
+        for o in occurrences
+    ]
     result.sort(key=_sort_key)
     return result
 

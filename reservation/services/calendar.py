@@ -7,15 +7,24 @@ Decisions:
 - `event_update` scopes. ALL changes the series itself. THIS_OCCURRENCE moves one occurrence
   (an OccurrenceChange): only its time can differ, as the model keeps one title per event.
   THIS_AND_FOLLOWING ends the series just before the chosen occurrence (UNTIL) and creates a new
-  event with the same people for the rest, as RFC 5545 clients do when splitting a series; it
-  applies to rules without COUNT only (a split COUNT would need the occurrences counted in the
-  old zone; rejected with INVALID_INPUT rather than guessed).
+  event with the same people for the rest, as RFC 5545 clients do when splitting a series; a
+  COUNT is split too: the old series keeps the occurrences before (as UNTIL), the new one
+  the remaining count. Both series are sent to the participants (iTIP REQUEST each).
 - When an event's time, zone or rule changes (ALL), its moved and cancelled occurrences are
   dropped (they were keyed on starts the old rule generated) and every party's answer goes
   back to UNDECIDED: they agreed to another time. A title or description change keeps both.
 - Answers (RSVP) are one per participant for the whole series; a party answers for themself,
   signed in or through their event link. The organizer attends by definition and does not
   answer (INVALID_INPUT); cancelling is how they withdraw.
+- A series' start must be one the rule gives (RFC 5545 counts DTSTART as an occurrence even
+  when the rule does not give it, the API would not: clients would disagree). A start the rule
+  does not give is refused with START_NOT_IN_RULE, the message naming the rule's first start
+  from there; with `align_start` the event is moved there instead (same length). WEEKLY
+  without weekdays repeats on the start's weekday (written out as BYDAY in the stored rule).
+- A rule is a structured RecurrenceSpec or, for power users, an RFC 5545 RRULE value:
+  validated, bounded to at most one occurrence a day (recurrence.normalize_rrule) and stored
+  normalised. Extra dates (RDATE) take the first start's local time on that day; excluded
+  dates cancel the rule's occurrences on that local day (EXDATE in the .ics).
 - Creating events in the past is allowed (a series that began last week, a meeting logged
   afterwards): a calendar records, it does not book.
 
@@ -25,14 +34,14 @@ rescheduled (services.reminders) and mails enqueued in that transaction.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from django.db import transaction
 
 from reservation import recurrence
-from reservation.actors import Actor, utcnow
-from reservation.errors import DomainError, ErrorCode
+from reservation.actors import SYSTEM, Actor, utcnow
+from reservation.errors import DomainError, ErrorCode, NotFound
 from reservation.models import (
     Event,
     EventStatus,
@@ -48,12 +57,9 @@ from reservation.services.audit import audit_record
 from reservation.services.availability import Shift, working_hours_set
 from reservation.services.events import (
     MAX_PARTIES,
-    acting_participant,
     bump_version,
-    lock_event,
+    event_for_change,
     notify_participants,
-    require_organizer,
-    require_version,
     user_for_email,
 )
 from reservation.timezones import is_time_zone, zone
@@ -65,6 +71,10 @@ MAX_INTERVAL = 999
 # How far ahead a new rule must yield its first occurrence (29 February: up to 8 years).
 _FIRST_OCCURRENCE_HORIZON = timedelta(days=8 * 366 + 1)
 _INSTANT = timedelta(microseconds=1)
+MAX_EXTRA_DATES = 100
+
+# A structured rule, or an RFC 5545 RRULE value as a power user writes it.
+Rule = RecurrenceSpec | str
 
 
 class UpdateScope(StrEnum):
@@ -91,6 +101,8 @@ def recurrence_spec(
     week_of_month: int | None = None,
     until: date | None = None,
     count: int | None = None,
+    month: int | None = None,
+    position: int | None = None,
 ) -> RecurrenceSpec:
     """A RecurrenceSpec from structured input; INVALID_INPUT on `recurrence` when it is not
     one of the offered kinds, or its interval (1–999) or count (1–1000) is out of bounds."""
@@ -114,6 +126,8 @@ def recurrence_spec(
             week_of_month=week_of_month,
             until=until,
             count=count,
+            month=month,
+            position=position,
         )
     except ValueError as exc:
         raise DomainError(ErrorCode.INVALID_INPUT, str(exc), field="recurrence") from exc
@@ -140,33 +154,131 @@ def _times(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _rule(spec: RecurrenceSpec | None, *, start: datetime, end: datetime, time_zone: str) -> str:
-    """The RRULE value stored for `spec` ('' for none). INVALID_TIME_RANGE when `until` is before
-    the start; INVALID_INPUT when the rule yields no occurrence."""
-    if spec is None:
-        return ""
+def _when(value: datetime, tz_name: str) -> str:
+    return f"{value.astimezone(zone(tz_name)):%a %Y-%m-%d %H:%M} ({tz_name})"
+
+
+def _rule(
+    rule: Rule | None,
+    *,
+    start: datetime,
+    end: datetime,
+    time_zone: str,
+    align_start: bool = False,
+) -> tuple[str, datetime, datetime]:
+    """(RRULE value stored for `rule` ('' for none), start, end). INVALID_INPUT on `recurrence`
+    for a rule string that is not a bounded RRULE or a rule with no occurrence; INVALID_TIME_RANGE
+    when it ends (until) before the start; START_NOT_IN_RULE on `start` when the rule does not
+    give the start, unless `align_start` moves the event to the rule's first start after it."""
+    if rule is None:
+        return "", start, end
     tz = zone(time_zone)
-    if spec.until is not None and spec.until < start.astimezone(tz).date():
+    local = start.astimezone(tz)
+    if isinstance(rule, str):
+        try:
+            text = recurrence.normalize_rrule(rule, tz=tz)
+        except ValueError as exc:
+            raise DomainError(ErrorCode.INVALID_INPUT, str(exc), field="recurrence") from exc
+    else:
+        spec = recurrence.with_start_weekday(rule, local)
+        until_day = spec.until
+        is_day = isinstance(until_day, date) and not isinstance(until_day, datetime)
+        if is_day and until_day < local.date():
+            raise DomainError(
+                ErrorCode.INVALID_TIME_RANGE,
+                "The recurrence ends (until) before the event starts.",
+                field="recurrence",
+            )
+        text = recurrence.to_rrule(spec, tz=tz)
+    until = recurrence.rule_until(text)
+    if until is not None and until < start:
         raise DomainError(
             ErrorCode.INVALID_TIME_RANGE,
             "The recurrence ends (until) before the event starts.",
             field="recurrence",
         )
-    rule = recurrence.to_rrule(spec, tz=tz)
-    first = recurrence.expand(
-        rule=rule,
-        start=start,
-        end=end,
-        tz=tz,
-        window_start=start,
-        window_end=start + _FIRST_OCCURRENCE_HORIZON,
-        max_occurrences=10 * MAX_COUNT,
-    )
-    if not first:
+    first = recurrence.first_start(rule=text, start=start, tz=tz)
+    if first is None:
         raise DomainError(
             ErrorCode.INVALID_INPUT, "The recurrence yields no occurrence.", field="recurrence"
         )
-    return rule
+    if first != start:
+        if not align_start:
+            raise DomainError(
+                ErrorCode.START_NOT_IN_RULE,
+                f"The recurrence does not give the start {_when(start, time_zone)}; its first "
+                f"start from there is {_when(first, time_zone)}. Start the event then, or send "
+                "alignStart: true to have it moved there.",
+                field="start",
+            )
+        start, end = first, first + (end - start)
+    return text, start, end
+
+
+def _extra_starts(dates: Sequence[date], *, start: datetime, time_zone: str) -> list[datetime]:
+    """RDATE starts: each date at the first start's local time of day, in UTC, sorted.
+    INVALID_INPUT on `extraDates` for too many or a date before the first start's."""
+    if len(dates) > MAX_EXTRA_DATES:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, f"At most {MAX_EXTRA_DATES} extra dates.", field="extraDates"
+        )
+    tz = zone(time_zone)
+    local = start.astimezone(tz)
+    starts = set()
+    for day in dates:
+        if day <= local.date():
+            raise DomainError(
+                ErrorCode.INVALID_INPUT,
+                f"Extra date {day.isoformat()} is not after the first start's day.",
+                field="extraDates",
+            )
+        wall = datetime.combine(day, local.time().replace(tzinfo=None))
+        starts.add(wall.replace(tzinfo=tz, fold=0).astimezone(UTC))
+    return sorted(starts)
+
+
+def _exclude_dates(event: Event, dates: Sequence[date]) -> list[datetime]:
+    """Cancel the occurrences (rule or extra) that start on these local days; NOT_AN_OCCURRENCE
+    on `excludedDates` for a day without one. Returns the cancelled original starts."""
+    if not dates:
+        return []
+    if len(dates) > MAX_EXTRA_DATES:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            f"At most {MAX_EXTRA_DATES} excluded dates.",
+            field="excludedDates",
+        )
+    assert event.start is not None
+    assert event.end is not None
+    tz = zone(event.time_zone)
+    cancelled: list[datetime] = []
+    for day in sorted(set(dates)):
+        low = datetime.combine(day, time()).replace(tzinfo=tz).astimezone(UTC)
+        high = datetime.combine(day + timedelta(days=1), time()).replace(tzinfo=tz).astimezone(UTC)
+        found = [
+            original
+            for _, _, original in recurrence.expand(
+                rule=event.recurrence or None,
+                start=event.start,
+                end=event.start + _INSTANT,  # as instants: only starts on that day count
+                tz=tz,
+                window_start=low,
+                window_end=high,
+                extra_starts=event.extra_starts,
+            )
+        ]
+        if not found:
+            raise DomainError(
+                ErrorCode.NOT_AN_OCCURRENCE,
+                f"The event has no occurrence on {day.isoformat()} to exclude.",
+                field="excludedDates",
+            )
+        cancelled += found
+    OccurrenceChange.objects.bulk_create(
+        OccurrenceChange(event=event, original_start=original, cancelled=True)
+        for original in cancelled
+    )
+    return cancelled
 
 
 def _participant_emails(participants: Sequence[str], *, organizer_email: str) -> list[str]:
@@ -235,6 +347,7 @@ def is_occurrence(*, event: Event, original_start: datetime) -> bool:
         tz=zone(event.time_zone),
         window_start=original_start,
         window_end=original_start + _INSTANT,
+        extra_starts=event.extra_starts,
     )
     return any(original == original_start for _, _, original in found)
 
@@ -263,6 +376,7 @@ def _snapshot(event: Event) -> dict[str, object]:
         "end": event.end,
         "time_zone": event.time_zone,
         "recurrence": event.recurrence,
+        **({"extra_starts": list(event.extra_starts)} if event.extra_starts else {}),
     }
 
 
@@ -278,13 +392,17 @@ def event_create(
     time_zone: str,
     participants: Sequence[str] = (),
     description: str = "",
-    recurrence_rule: RecurrenceSpec | None = None,
-    reminders: Sequence[tuple[int, str]] = (),
+    recurrence_rule: Rule | None = None,
+    reminders: Sequence[tuple[int, ...]] = (),
+    extra_dates: Sequence[date] = (),
+    excluded_dates: Sequence[date] = (),
+    align_start: bool = False,
     now: datetime | None = None,
 ) -> Event:
-    """Create a SCHEDULED event (recurring in `time_zone` when a rule is given) with the acting
-    user as organizer (RSVP YES) and the participants by e-mail (UNDECIDED; unknown addresses
-    become people who act through links); each participant is e-mailed."""
+    """Create a SCHEDULED event (recurring in `time_zone` when a rule is given, with extra and
+    excluded dates) with the acting user as organizer (RSVP YES) and the participants by
+    e-mail (UNDECIDED; unknown addresses become people who act through links); each
+    participant is e-mailed an invitation. See the module docstring for start alignment."""
     now = now or utcnow()
     organizer = actor.require_user()
     title_, description_ = _text(title, description)
@@ -292,7 +410,10 @@ def event_create(
     start, end = _times(start, end)
     time_zone = _time_zone(time_zone)
     emails = _participant_emails(participants, organizer_email=organizer.email)
-    rule = _rule(recurrence_rule, start=start, end=end, time_zone=time_zone)
+    rule, start, end = _rule(
+        recurrence_rule, start=start, end=end, time_zone=time_zone, align_start=align_start
+    )
+    extra = _extra_starts(extra_dates, start=start, time_zone=time_zone)
     with transaction.atomic(durable=True):
         event = Event.objects.create(
             organizer=organizer,
@@ -303,9 +424,11 @@ def event_create(
             end=end,
             time_zone=time_zone,
             recurrence=rule,
+            extra_starts=extra,
             created_at=now,
             updated_at=now,
         )
+        excluded = _exclude_dates(event, excluded_dates)
         Participant.objects.create(
             event=event, user=organizer, role=Participant.Role.ORGANIZER, rsvp=Rsvp.YES
         )
@@ -322,7 +445,8 @@ def event_create(
             changes={
                 **_snapshot(event),
                 "participants": emails,
-                "reminders": [[offset, channel] for offset, channel in reminders],
+                "reminders": [list(reminder) for reminder in reminders],
+                **({"excluded": excluded} if excluded else {}),
                 "version": event.version,
             },
         )
@@ -343,9 +467,12 @@ class EventChanges:
     start: datetime | None = None
     end: datetime | None = None
     time_zone: str | None = None
-    recurrence_rule: RecurrenceSpec | None = None
+    recurrence_rule: Rule | None = None
     clear_recurrence: bool = False
-    reminders: Sequence[tuple[int, str]] | None = None
+    reminders: Sequence[tuple[int, ...]] | None = None
+    extra_dates: Sequence[date] | None = None
+    excluded_dates: Sequence[date] | None = None
+    align_start: bool = False
 
 
 def event_update(
@@ -376,10 +503,13 @@ def event_update(
             field="recurrence",
         )
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        require_organizer(actor=actor, event=event)
-        _require_scheduled(event)
-        require_version(event, expected_version)
+        event, _ = event_for_change(
+            actor=actor,
+            event_id=event_id,
+            organizer_only=True,
+            require=_require_scheduled,
+            expected_version=expected_version,
+        )
         if scope == UpdateScope.THIS_OCCURRENCE:
             return _move_occurrence(
                 actor=actor,
@@ -426,32 +556,63 @@ def _update_all(
     assert event.end is not None
     before = _snapshot(event)
     start, end, time_zone = _new_timing(event, changes, base_start=event.start, base_end=event.end)
+    align = changes.align_start
     if changes.recurrence_rule is not None:
-        rule = _rule(changes.recurrence_rule, start=start, end=end, time_zone=time_zone)
+        rule, start, end = _rule(
+            changes.recurrence_rule, start=start, end=end, time_zone=time_zone, align_start=align
+        )
     elif changes.clear_recurrence or not event.recurrence:
         rule = ""
     elif (start, time_zone) != (event.start, event.time_zone):
         # The kept rule is re-read against the new start: an until date in the new zone.
-        spec = recurrence.from_rrule(event.recurrence, tz=zone(event.time_zone))
-        rule = _rule(spec, start=start, end=end, time_zone=time_zone)
+        kept: Rule
+        try:
+            kept = recurrence.from_rrule(event.recurrence, tz=zone(event.time_zone))
+        except ValueError:
+            kept = event.recurrence  # a power user's rule: kept as written
+        rule, start, end = _rule(kept, start=start, end=end, time_zone=time_zone, align_start=align)
     else:
         rule = event.recurrence
-    timing_changed = (start, end, time_zone, rule) != (
+    if changes.extra_dates is not None:
+        extra = _extra_starts(changes.extra_dates, start=start, time_zone=time_zone)
+    else:
+        # Extra dates keep their local days, at the (possibly new) local time of day.
+        old_tz = zone(event.time_zone)
+        extra = _extra_starts(
+            [s.astimezone(old_tz).date() for s in event.extra_starts],
+            start=start,
+            time_zone=time_zone,
+        )
+    timing_changed = (start, end, time_zone, rule, extra) != (
         event.start,
         event.end,
         event.time_zone,
         event.recurrence,
+        list(event.extra_starts),
     )
     event.title = title if title is not None else event.title
     event.description = description if description is not None else event.description
     event.start, event.end, event.time_zone, event.recurrence = start, end, time_zone, rule
-    bump_version(event, now, "title", "description", "start", "end", "time_zone", "recurrence")
+    event.extra_starts = extra
+    bump_version(
+        event,
+        now,
+        "title",
+        "description",
+        "start",
+        "end",
+        "time_zone",
+        "recurrence",
+        "extra_starts",
+    )
     dropped = 0
-    if timing_changed:
+    if timing_changed or changes.excluded_dates is not None:
         dropped, _ = OccurrenceChange.objects.filter(event=event).delete()
+    if timing_changed:
         Participant.objects.filter(event=event, role=Participant.Role.PARTY).update(
             rsvp=Rsvp.UNDECIDED
         )
+    excluded = _exclude_dates(event, changes.excluded_dates or ())
     after = _snapshot(event)
     audit_record(
         actor=actor,
@@ -460,18 +621,23 @@ def _update_all(
         at=now,
         changes={
             "scope": UpdateScope.ALL.value,
-            **{k: [before[k], after[k]] for k in after if before[k] != after[k]},
+            **{
+                k: [before.get(k), after.get(k)]
+                for k in after.keys() | before.keys()
+                if before.get(k) != after.get(k)
+            },
             **({"description": True} if description is not None else {}),
             "occurrence_changes_dropped": dropped,
+            **({"excluded": excluded} if excluded else {}),
             "version": event.version,
         },
     )
     if changes.reminders is not None:
         reminder_services.reminders_replace(event=event, reminders=changes.reminders, now=now)
-    elif timing_changed:
+    elif timing_changed or excluded:
         reminder_services.reminders_reschedule(event=event, now=now)
-    if timing_changed:
-        notify_participants(event=event, kind=Notification.Kind.EVENT_SCHEDULED, now=now)
+    # Every change a calendar shows goes out as a REQUEST with a higher SEQUENCE (iTIP).
+    notify_participants(event=event, kind=Notification.Kind.EVENT_SCHEDULED, now=now)
     return event
 
 
@@ -529,6 +695,9 @@ def _move_occurrence(
         },
     )
     reminder_services.reminders_reschedule(event=event, now=now)
+    notify_participants(
+        event=event, kind=Notification.Kind.EVENT_SCHEDULED, now=now, occurrence_start=original
+    )
     return event
 
 
@@ -548,19 +717,26 @@ def _split(
     assert event.end is not None
     original = _occurrence_start(event, occurrence_start)
     tz = zone(event.time_zone)
-    old_spec = recurrence.from_rrule(event.recurrence, tz=tz)
-    if old_spec.count is not None:
-        raise DomainError(
-            ErrorCode.INVALID_INPUT,
-            "A series with a count can be changed for all occurrences or one, not split.",
-            field="scope",
-        )
     if original == event.start:
         return _update_all(
             actor=actor, event=event, changes=changes, title=title, description=description, now=now
         )
-    # The rest of the series: from the chosen occurrence, with the old rule (and its end)
-    # unless a new one is given; a time change applies from there on.
+    # The rest of the series: from the chosen occurrence, with the old rule (a COUNT reduced
+    # by the occurrences before it) unless a new one is given; a time change applies from there.
+    kept_rule = event.recurrence
+    count = recurrence.rule_count(kept_rule)
+    if count is not None:
+        before_split = recurrence.expand(
+            rule=kept_rule,
+            start=event.start,
+            end=event.start + _INSTANT,
+            tz=tz,
+            window_start=event.start,
+            window_end=original,
+            max_occurrences=10 * MAX_COUNT,
+        )
+        done = len({o for *_, o in before_split} - set(event.extra_starts))
+        kept_rule = recurrence.with_count(kept_rule, max(count - done, 1))
     duration = event.end - event.start
     start, end, time_zone = _new_timing(
         event, changes, base_start=original, base_end=original + duration
@@ -568,28 +744,35 @@ def _split(
     if changes.clear_recurrence:
         rule = ""
     else:
-        rule = _rule(changes.recurrence_rule or old_spec, start=start, end=end, time_zone=time_zone)
+        rule, start, end = _rule(
+            changes.recurrence_rule or kept_rule,
+            start=start,
+            end=end,
+            time_zone=time_zone,
+            align_start=changes.align_start,
+        )
+    later_extra = [s for s in event.extra_starts if s >= original]
     timing_changed = (start, end, time_zone, rule) != (
         original,
         original + duration,
         event.time_zone,
-        event.recurrence,
+        kept_rule,
     )
+    if changes.extra_dates is not None:
+        extra = _extra_starts(changes.extra_dates, start=start, time_zone=time_zone)
+    elif timing_changed:
+        extra = _extra_starts(
+            [s.astimezone(tz).date() for s in later_extra], start=start, time_zone=time_zone
+        )
+    else:
+        extra = later_extra
     before = _snapshot(event)
     # The old series ends with the last second before the chosen occurrence (UNTIL inclusive).
-    event.recurrence = recurrence.to_rrule(
-        RecurrenceSpec(
-            kind=old_spec.kind,
-            interval=old_spec.interval,
-            weekdays=old_spec.weekdays,
-            month_day=old_spec.month_day,
-            weekday=old_spec.weekday,
-            week_of_month=old_spec.week_of_month,
-            until=original - timedelta(seconds=1),
-        ),
-        tz=tz,
+    event.recurrence = recurrence.with_until(
+        recurrence.without_count(event.recurrence), original - timedelta(seconds=1)
     )
-    bump_version(event, now, "recurrence")
+    event.extra_starts = [s for s in event.extra_starts if s < original]
+    bump_version(event, now, "recurrence", "extra_starts")
     following = Event.objects.create(
         organizer=event.organizer,
         title=title if title is not None else event.title,
@@ -599,6 +782,7 @@ def _split(
         end=end,
         time_zone=time_zone,
         recurrence=rule,
+        extra_starts=extra,
         created_at=now,
         updated_at=now,
     )
@@ -619,7 +803,7 @@ def _split(
         moved_over = later.update(event=following)
     else:
         later.delete()
-    kept_reminders = list(event.reminders.values_list("offset_minutes", "channel"))
+    kept_reminders = list(event.reminders.values_list("offset_minutes", "channel", "offset_days"))
     audit_record(
         actor=actor,
         action="event.split",
@@ -654,8 +838,12 @@ def _split(
         reminders=changes.reminders if changes.reminders is not None else kept_reminders,
         now=now,
     )
-    if timing_changed:
-        notify_participants(event=following, kind=Notification.Kind.EVENT_SCHEDULED, now=now)
+    excluded = _exclude_dates(following, changes.excluded_dates or ())
+    if excluded:
+        reminder_services.reminders_reschedule(event=following, now=now)
+    # iTIP: the old series' new end (UNTIL) and the new series, each a REQUEST of its own UID.
+    notify_participants(event=event, kind=Notification.Kind.EVENT_SCHEDULED, now=now)
+    notify_participants(event=following, kind=Notification.Kind.EVENT_SCHEDULED, now=now)
     return following
 
 
@@ -674,10 +862,13 @@ def occurrence_cancel(
     start; cancelling it twice changes nothing. A whole event is cancelled by eventCancel."""
     now = now or utcnow()
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        require_organizer(actor=actor, event=event)
-        _require_scheduled(event)
-        require_version(event, expected_version)
+        event, _ = event_for_change(
+            actor=actor,
+            event_id=event_id,
+            organizer_only=True,
+            require=_require_scheduled,
+            expected_version=expected_version,
+        )
         _require_recurring(event)
         original = _occurrence_start(event, occurrence_start)
         existing = OccurrenceChange.objects.filter(event=event, original_start=original).first()
@@ -701,6 +892,9 @@ def occurrence_cancel(
             },
         )
         reminder_services.reminders_reschedule(event=event, now=now)
+        notify_participants(
+            event=event, kind=Notification.Kind.EVENT_CANCELLED, now=now, occurrence_start=original
+        )
     return event
 
 
@@ -716,35 +910,98 @@ def event_respond(
             ErrorCode.INVALID_INPUT, "Answer YES, MAYBE, NO or UNDECIDED.", field="decision"
         )
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        participant = acting_participant(actor=actor, event=event)
-        if participant.role == Participant.Role.ORGANIZER:
-            raise DomainError(
-                ErrorCode.INVALID_INPUT,
-                "The organizer attends their own event; cancel it instead.",
-                field="decision",
-            )
-        _require_scheduled(event)
-        if participant.rsvp == decision:
-            return participant
-        before = participant.rsvp
-        participant.rsvp = decision
-        participant.save(update_fields=["rsvp"])
-        event.updated_at = now
-        event.save(update_fields=["updated_at"])
-        audit_record(
-            actor=actor,
-            action="event.respond",
-            subject=event,
-            at=now,
-            changes={
-                "participant": participant.user.email,
-                "rsvp": [before, decision],
-                "version": event.version,
-            },
+        event, participant = event_for_change(actor=actor, event_id=event_id)
+        via = "link" if actor.access_token is not None else "account"
+        return _answer(
+            actor=actor, event=event, participant=participant, decision=decision, via=via, now=now
         )
-        reminder_services.reminders_reschedule(event=event, now=now)
+
+
+def _answer(
+    *,
+    actor: Actor,
+    event: Event,
+    participant: Participant,
+    decision: str,
+    via: str,
+    now: datetime,
+    extra: dict[str, object] | None = None,
+) -> Participant:
+    """Record a party's answer (event locked by the caller); the audit entry says `via` what
+    it came (account, link, imip-http, imip-imap)."""
+    if participant.role == Participant.Role.ORGANIZER:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "The organizer attends their own event; cancel it instead.",
+            field="decision",
+        )
+    _require_scheduled(event)
+    if participant.rsvp == decision:
+        return participant
+    before = participant.rsvp
+    participant.rsvp = decision
+    participant.save(update_fields=["rsvp"])
+    event.updated_at = now
+    event.save(update_fields=["updated_at"])
+    audit_record(
+        actor=actor,
+        action="event.respond",
+        subject=event,
+        at=now,
+        changes={
+            "participant": participant.user.email,
+            "rsvp": [before, decision],
+            "via": via,
+            **(extra or {}),
+            "version": event.version,
+        },
+    )
+    reminder_services.reminders_reschedule(event=event, now=now)
     return participant
+
+
+def event_respond_by_mail(
+    *,
+    event_id: int,
+    email: str,
+    decision: str,
+    sequence: int,
+    via: str,
+    now: datetime | None = None,
+) -> Participant:
+    """Apply an iMIP REPLY's answer of the party with address `email` (already matched to
+    the mail's sender by the caller). NOT_FOUND for an unknown event or someone not on it;
+    STALE_VERSION when the REPLY answers an older invitation (SEQUENCE below the event's
+    version: the time may have changed since); EVENT_NOT_SCHEDULED / EVENT_CANCELLED."""
+    now = now or utcnow()
+    if decision not in Rsvp.values:
+        raise DomainError(ErrorCode.INVALID_INPUT, "Unknown answer.", field="decision")
+    with transaction.atomic(durable=True):
+        event = Event.objects.select_for_update(of=("self",)).filter(pk=event_id).first()
+        participant = (
+            Participant.objects.select_related("user")
+            .filter(event=event, user__email=normalize_email(email))
+            .first()
+            if event is not None
+            else None
+        )
+        if event is None or participant is None:
+            raise NotFound("No such event.")
+        if sequence < event.version:
+            raise DomainError(
+                ErrorCode.STALE_VERSION,
+                f"The answer is to version {sequence}; the event is at {event.version}.",
+                field="sequence",
+            )
+        return _answer(
+            actor=SYSTEM,
+            event=event,
+            participant=participant,
+            decision=decision,
+            via=via,
+            now=now,
+            extra={"sequence": sequence},
+        )
 
 
 # --- working hours as day ranges ------------------------------------------------------------

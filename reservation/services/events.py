@@ -4,7 +4,7 @@ through a link is audited with the candidate list of that moment."""
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,7 +26,7 @@ from reservation.models import (
 )
 from reservation.services.accounts import normalize_email
 from reservation.services.audit import audit_record
-from reservation.services.notifications import notification_enqueue
+from reservation.services.notifications import notification_enqueue, notification_enqueue_many
 from reservation.services.reminders import reminders_cancel
 from reservation.validation import require_aware, require_one_line
 
@@ -158,6 +158,11 @@ def require_organizer(*, actor: Actor, event: Event) -> Participant:
     return participant
 
 
+def _require_not_cancelled(event: Event) -> None:
+    if event.status == EventStatus.CANCELLED:
+        raise DomainError(ErrorCode.EVENT_CANCELLED, "The event is cancelled.")
+
+
 def _require_proposed(event: Event) -> None:
     if event.status == EventStatus.CANCELLED:
         raise DomainError(ErrorCode.EVENT_CANCELLED, "The event is cancelled.")
@@ -174,6 +179,30 @@ def require_version(event: Event, expected_version: int) -> None:
             "reload it and try again.",
             field="expectedVersion",
         )
+
+
+def event_for_change(
+    *,
+    actor: Actor,
+    event_id: int,
+    organizer_only: bool = False,
+    require: Callable[[Event], None] | None = None,
+    expected_version: int | None = None,
+) -> tuple[Event, Participant]:
+    """The preamble every write to an event shares, in this order: lock the event (a link for
+    another event is refused first; NOT_FOUND if none), the acting person's place on it (the
+    organizer signed in, when `organizer_only`), the state check `require`, then the version
+    check. Call inside the write's transaction."""
+    event = lock_event(actor, event_id)
+    if organizer_only:
+        participant = require_organizer(actor=actor, event=event)
+    else:
+        participant = acting_participant(actor=actor, event=event)
+    if require is not None:
+        require(event)
+    if expected_version is not None:
+        require_version(event, expected_version)
+    return event, participant
 
 
 def bump_version(event: Event, now: datetime, *fields: str) -> None:
@@ -276,10 +305,12 @@ def event_narrow(
     """Keep only some candidates (any party). With auto-agree, one left schedules the event."""
     now = now or utcnow()
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        acting_participant(actor=actor, event=event)
-        _require_proposed(event)
-        require_version(event, expected_version)
+        event, _ = event_for_change(
+            actor=actor,
+            event_id=event_id,
+            require=_require_proposed,
+            expected_version=expected_version,
+        )
         keep = set(keep_slot_ids)
         if not keep:
             raise DomainError(
@@ -330,10 +361,13 @@ def event_extend(
     now = now or utcnow()
     candidates = _validated_slots(slots, now=now)
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        require_organizer(actor=actor, event=event)
-        _require_proposed(event)
-        require_version(event, expected_version)
+        event, _ = event_for_change(
+            actor=actor,
+            event_id=event_id,
+            organizer_only=True,
+            require=_require_proposed,
+            expected_version=expected_version,
+        )
         existing = set(CandidateSlot.objects.filter(event=event).values_list("start", "end"))
         new = [c for c in candidates if c not in existing]
         if len(existing) + len(new) > MAX_CANDIDATES:
@@ -376,9 +410,9 @@ def event_vote(
     if not set(answers.values()) <= set(Vote.Answer.values):
         raise DomainError(ErrorCode.INVALID_INPUT, "Answer YES, IF_NEED_BE or NO.", field="votes")
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        participant = acting_participant(actor=actor, event=event)
-        _require_proposed(event)
+        event, participant = event_for_change(
+            actor=actor, event_id=event_id, require=_require_proposed
+        )
         candidates = set(CandidateSlot.objects.filter(event=event).values_list("pk", flat=True))
         if not set(answers) <= candidates:
             raise DomainError(
@@ -444,10 +478,13 @@ def event_agree(
     with RSVP UNDECIDED, and everyone is told."""
     now = now or utcnow()
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        require_organizer(actor=actor, event=event)
-        _require_proposed(event)
-        require_version(event, expected_version)
+        event, _ = event_for_change(
+            actor=actor,
+            event_id=event_id,
+            organizer_only=True,
+            require=_require_proposed,
+            expected_version=expected_version,
+        )
         candidate = CandidateSlot.objects.filter(event=event, pk=slot_id).first()
         if candidate is None:
             raise DomainError(
@@ -472,8 +509,7 @@ def event_cancel(
             ErrorCode.INVALID_INPUT, "reason is too long (500 at most).", field="reason"
         )
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        require_organizer(actor=actor, event=event)
+        event, _ = event_for_change(actor=actor, event_id=event_id, organizer_only=True)
         if event.status == EventStatus.CANCELLED:
             return event
         before = event.status
@@ -666,11 +702,12 @@ def event_notify(
     if not emails:
         raise DomainError(ErrorCode.INVALID_INPUT, "Name at least one party.", field="parties")
     with transaction.atomic(durable=True):
-        event = lock_event(actor, event_id)
-        acting_participant(actor=actor, event=event)
-        if event.status == EventStatus.CANCELLED:
-            raise DomainError(ErrorCode.EVENT_CANCELLED, "The event is cancelled.")
-        require_version(event, expected_version)
+        event, _ = event_for_change(
+            actor=actor,
+            event_id=event_id,
+            require=_require_not_cancelled,
+            expected_version=expected_version,
+        )
         recipients = {
             p.user.email: p
             for p in Participant.objects.filter(event=event, user__email__in=emails).select_related(
@@ -718,28 +755,71 @@ def event_notify(
     return sent
 
 
-def notify_participants(*, event: Event, kind: str, now: datetime) -> None:
-    """Tell every participant but the organizer that the event was scheduled or cancelled
-    (inside the caller's transaction)."""
+def access_token_for(*, event: Event, user: User, now: datetime) -> EventAccessToken:
+    """The person's live link token for the event, or a fresh one: mails about a scheduled
+    event reuse it, so a second update does not kill the first mail's links before it goes
+    (each send mints a new secret; the newest mail's links work)."""
+    token = (
+        EventAccessToken.objects.filter(
+            event=event, user=user, revoked_at__isnull=True, expires_at__gt=now
+        )
+        .order_by("-expires_at", "-pk")
+        .first()
+    )
+    if token is not None and token.expires_at - now > timedelta(days=1):
+        return token
+    return access_token_issue(event=event, user=user, now=now)
+
+
+def notify_participants(
+    *, event: Event, kind: str, now: datetime, occurrence_start: datetime | None = None
+) -> None:
+    """Tell every participant but the organizer that the event (or, with `occurrence_start`,
+    one occurrence) was scheduled, changed or cancelled (inside the caller's transaction).
+    Mails about a scheduled event carry the person's answer links (their link token)."""
     from reservation.notify_text import event_update
 
-    for participant in event.participants.select_related("user").exclude(
+    rows = []
+    slots = slots_snapshot(event)
+    participants = event.participants.select_related("user").exclude(
         role=Participant.Role.ORGANIZER
-    ):
-        subject, body = event_update(event=event, recipient=participant.user, kind=kind)
-        notification = notification_enqueue(
-            kind=kind, recipient=participant.user, subject=subject, body=body, event=event, now=now
+    )
+    for participant in participants.order_by("pk"):
+        token = None
+        if kind == Notification.Kind.EVENT_SCHEDULED and event.status == EventStatus.SCHEDULED:
+            token = access_token_for(event=event, user=participant.user, now=now)
+        subject, body = event_update(
+            event=event,
+            recipient=participant.user,
+            kind=kind,
+            occurrence_start=occurrence_start,
+            with_links=token is not None,
         )
+        rows.append(
+            Notification(
+                kind=kind,
+                recipient=participant.user,
+                subject=subject,
+                body=body,
+                event=event,
+                access_token=token,
+                occurrence_start=occurrence_start,
+                created_at=now,
+            )
+        )
+    for notification in notification_enqueue_many(rows):
         audit_record(
             actor=SYSTEM,
             action="event.notify",
             subject=event,
             at=now,
             changes={
-                "recipient": participant.user.email,
+                "recipient": notification.recipient.email,
                 "notification": notification.pk,
+                **({"token": notification.access_token_id} if notification.access_token_id else {}),
                 "kind": kind,
+                **({"occurrence_start": occurrence_start} if occurrence_start else {}),
                 "version": event.version,
-                "slots": slots_snapshot(event),
+                "slots": slots,
             },
         )

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from reservation.ical import notification_invite
 from reservation.models import EventAccessToken, Notification
-from reservation.notify_text import LINK_PLACEHOLDER, with_link
+from reservation.notify_text import LINK_PLACEHOLDER, with_link, without_links
 from reservation.services.events import access_token_mint, event_link
 
 # Recorded on an invitation not sent because its link can no longer work.
@@ -105,6 +105,11 @@ def notification_send(*, notification_id: int, now: datetime) -> str:
             notification.access_token_id is not None or LINK_PLACEHOLDER in notification.body
         )
         token = _live_token(notification, now=now) if needs_link else None
+        if needs_link and token is None and notification.kind != Notification.Kind.EVENT_INVITATION:
+            # A calendar update whose answer links died (a newer link was sent): the update
+            # itself must still reach the calendar, without the links.
+            notification.body = without_links(notification.body)
+            needs_link = False
         if needs_link and token is None:
             notification.status = Notification.Status.FAILED
             notification.last_error = LINK_GONE

@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -61,16 +61,40 @@ _jobs = manager.JobManager(DjangoConnector())
 # --- Scheduling (called inside the caller's transaction) ----------------------------------
 
 
-def _validated(reminders: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
-    """The (offset, channel) pairs, de-duplicated in order; INVALID_INPUT on `reminders`."""
+# (offset minutes, channel) or (offset minutes, channel, offset days).
+ReminderSpec = tuple[int, str] | tuple[int, str, int]
+MAX_OFFSET_DAYS = 50
+
+
+def due_at(*, occurrence_start: datetime, days: int, minutes: int, tz: ZoneInfo) -> datetime:
+    """When a reminder for an occurrence is due, as TRIGGER:-PnDTnM means it (RFC 5545 3.3.6):
+    `days` in calendar time in the event's zone (the same wall-clock time n days earlier; a
+    time that does not exist then moves forward by the gap), then `minutes` of elapsed time."""
+    if days:
+        local = occurrence_start.astimezone(tz).replace(tzinfo=None) - timedelta(days=days)
+        occurrence_start = local.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    return occurrence_start - timedelta(minutes=minutes)
+
+
+def _validated(reminders: Sequence[ReminderSpec]) -> list[tuple[int, str, int]]:
+    """The (offset minutes, channel, offset days) triples, de-duplicated in order;
+    INVALID_INPUT on `reminders`."""
     if len(reminders) > MAX_REMINDERS_PER_EVENT:
         raise DomainError(
             ErrorCode.INVALID_INPUT,
             f"At most {MAX_REMINDERS_PER_EVENT} reminders per event.",
             field="reminders",
         )
-    seen: dict[tuple[int, str], None] = {}
-    for offset, channel in reminders:
+    seen: dict[tuple[int, str, int], None] = {}
+    for reminder in reminders:
+        offset, channel = reminder[0], reminder[1]
+        days = reminder[2] if len(reminder) > 2 else 0
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_OFFSET_DAYS:
+            raise DomainError(
+                ErrorCode.INVALID_INPUT,
+                f"offsetDays must be 0..{MAX_OFFSET_DAYS}, got {days!r}.",
+                field="reminders",
+            )
         if isinstance(offset, bool) or not isinstance(offset, int):
             raise DomainError(
                 ErrorCode.INVALID_INPUT, "offset must be whole minutes.", field="reminders"
@@ -85,34 +109,40 @@ def _validated(reminders: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
             raise DomainError(
                 ErrorCode.INVALID_INPUT, f"Unknown channel {channel!r}.", field="reminders"
             )
-        seen[(offset, str(channel))] = None
+        seen[(offset, str(channel), days)] = None
     return list(seen)
 
 
 def reminders_replace(
-    *, event: Event, reminders: Sequence[tuple[int, str]], now: datetime
+    *, event: Event, reminders: Sequence[ReminderSpec], now: datetime
 ) -> list[Reminder]:
-    """Replace the event's reminders with `reminders` ((offset minutes, channel) pairs,
-    offset 0..50 days; INVALID_INPUT otherwise) and reschedule their deliveries. Runs in the
-    caller's transaction; a reminder kept unchanged keeps its delivery history."""
+    """Replace the event's reminders with `reminders` ((offset minutes, channel[, offset
+    days]), minutes 0..50 days, days 0..50; INVALID_INPUT otherwise) and reschedule their
+    deliveries. Runs in the caller's transaction; a reminder kept unchanged keeps its
+    delivery history."""
     wanted = _validated(reminders)
-    existing = {(r.offset_minutes, r.channel): r for r in Reminder.objects.filter(event=event)}
+    existing = {
+        (r.offset_minutes, r.channel, r.offset_days): r
+        for r in Reminder.objects.filter(event=event)
+    }
     gone = [r.pk for key, r in existing.items() if key not in wanted]
     if gone:
         _cancel(ReminderDelivery.objects.filter(reminder_id__in=gone))
         Reminder.objects.filter(pk__in=gone).delete()
     try:
         Reminder.objects.bulk_create(
-            Reminder(event=event, offset_minutes=offset, channel=channel)
-            for offset, channel in wanted
-            if (offset, channel) not in existing
+            Reminder(event=event, offset_minutes=offset, channel=channel, offset_days=days)
+            for offset, channel, days in wanted
+            if (offset, channel, days) not in existing
         )
     except IntegrityError as exc:  # a concurrent replace of the same event without a lock
         raise DomainError(
             ErrorCode.INVALID_INPUT, "The reminders changed meanwhile; try again."
         ) from exc
     reminders_reschedule(event=event, now=now)
-    return list(Reminder.objects.filter(event=event).order_by("offset_minutes", "channel"))
+    return list(
+        Reminder.objects.filter(event=event).order_by("offset_days", "offset_minutes", "channel")
+    )
 
 
 def reminders_reschedule(*, event: Event, now: datetime) -> int:
@@ -215,7 +245,19 @@ def _schedule(*, event: Event, now: datetime, after: ReminderDelivery | None = N
             recipients = [user for user in recipients if user.pk == after.recipient_id]
         if not recipients:
             continue
-        offset = timedelta(minutes=reminder.offset_minutes)
+        tz = ZoneInfo(event.time_zone)
+
+        def due(start: datetime, reminder: Reminder = reminder, tz: ZoneInfo = tz) -> datetime:
+            return due_at(
+                occurrence_start=start,
+                days=reminder.offset_days,
+                minutes=reminder.offset_minutes,
+                tz=tz,
+            )
+
+        # Calendar days are at most a few hours off elapsed days: look a day early, then skip
+        # the occurrences whose reminder is already due.
+        offset = timedelta(days=max(reminder.offset_days - 1, 0), minutes=reminder.offset_minutes)
         live = set(
             ReminderDelivery.objects.filter(reminder=reminder)
             .exclude(status=Status.CANCELLED)
@@ -227,6 +269,8 @@ def _schedule(*, event: Event, now: datetime, after: ReminderDelivery | None = N
                 break
             if after is not None and start <= after.occurrence_start:
                 continue
+            if due(start) < now:
+                continue
             for user_id in list(todo):
                 if (user_id, start) in live:
                     continue
@@ -235,7 +279,7 @@ def _schedule(*, event: Event, now: datetime, after: ReminderDelivery | None = N
                         reminder=reminder,
                         recipient=todo.pop(user_id),
                         occurrence_start=start,
-                        due_at=start - offset,
+                        due_at=due(start),
                         created_at=now,
                     )
                 )
@@ -282,6 +326,7 @@ def _payload(delivery: ReminderDelivery) -> dict[str, object]:
             "end": (delivery.occurrence_start + duration).isoformat(),
         },
         "offset_minutes": delivery.reminder.offset_minutes,
+        "offset_days": delivery.reminder.offset_days,
         "text": _text(delivery),
     }
 
@@ -361,7 +406,7 @@ def reminder_send(*, delivery_id: int, now: datetime) -> str:
 
 
 def event_reminders_set(
-    *, actor: Actor, event_id: int, reminders: Sequence[tuple[int, str]], now: datetime
+    *, actor: Actor, event_id: int, reminders: Sequence[ReminderSpec], now: datetime
 ) -> list[Reminder]:
     """Replace an event's reminders (its organizer only) and reschedule them."""
     user = actor.require_user()

@@ -126,7 +126,8 @@ def deliver(notification: Notification, *, now: datetime = NOW) -> str:
     """The secret of an invitation's link, as its recipient gets it: the mail is sent as the
     job sends it (unless it went already) and the link read from the mail that arrived."""
     notification_send(notification_id=notification.pk, now=now)
-    [secret] = re.findall(r"[?&]token=(\S+)", delivered(notification).body)
+    # One secret per mail; a scheduled event's mail has it in each of its answer links.
+    [secret] = set(re.findall(r"[?&]token=([^&\s]+)", delivered(notification).body))
     return secret
 
 

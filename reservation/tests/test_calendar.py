@@ -212,7 +212,9 @@ def test_create_near_misses_pass(olga: User) -> None:
 @pytest.mark.parametrize(
     "fields",
     [
-        {"kind": "WEEKLY"},  # no weekdays
+        {"kind": "WEEKLY", "weekdays": [7]},  # not a weekday
+        {"kind": "MONTHLY_BY_POSITION", "weekdays": [0, 1, 2, 3, 4]},  # no position
+        {"kind": "YEARLY_BY_WEEKDAY", "weekday": 6, "week_of_month": -1},  # no month
         {"kind": "DAILY", "interval": 0},
         {"kind": "DAILY", "count": 1001},
         {"kind": "MONTHLY_BY_WEEKDAY", "weekday": 4, "week_of_month": 5},
@@ -264,7 +266,9 @@ def test_weekly_stays_at_nine_local_across_dst_with_one_moved_and_one_cancelled(
         ("event.create",),
         ("event.notify",),
         ("event.occurrence_move",),
+        ("event.notify",),
         ("event.occurrence_cancel",),
+        ("event.notify",),
     ]
 
 
@@ -608,6 +612,7 @@ def test_respond_no_frees_the_party_and_organizer_cannot_answer(olga: User, pia:
     assert AuditEntry.objects.get(action="event.respond").changes == {
         "participant": "pia@example.com",
         "rsvp": ["UNDECIDED", "NO"],
+        "via": "account",
         "version": 1,
     }
     # Declined events stay on the declining person's own feed when asked for.
@@ -659,3 +664,205 @@ def test_working_hours_ranges_wrap_and_overnight(olga: User) -> None:
         working_hours_set_ranges(
             actor=actor_for(olga), ranges=[DayRange(first=0, last=1, start=time(9), end=time(9))]
         )
+
+
+# --- rules that always agree (issue 10) ---------------------------------------------------------
+
+
+def create(olga: User, start: datetime, end: datetime, rule: Any, **extra: Any) -> Event:
+    return event_create(
+        actor=actor_for(olga),
+        title="Series",
+        start=start,
+        end=end,
+        time_zone="Europe/Berlin",
+        recurrence_rule=rule,
+        now=NOW,
+        **extra,
+    )
+
+
+def test_a_start_the_rule_does_not_give_is_refused_naming_the_rules_first_start(
+    olga: User,
+) -> None:
+    # Wednesday 20 March 2030 with weekly-on-Monday: the rule's first start is Monday 25th.
+    before = tables()
+    with pytest.raises(DomainError) as info:
+        create(
+            olga,
+            berlin(2030, 3, 20, 9),
+            berlin(2030, 3, 20, 10),
+            recurrence_spec(kind="WEEKLY", weekdays=[0], count=3),
+        )
+    assert tables() == before
+    assert info.value.error_code == ErrorCode.START_NOT_IN_RULE
+    assert info.value.message_dict == {
+        "start": [
+            "The recurrence does not give the start Wed 2030-03-20 09:00 (Europe/Berlin); its "
+            "first start from there is Mon 2030-03-25 09:00 (Europe/Berlin). Start the event "
+            "then, or send alignStart: true to have it moved there."
+        ]
+    }
+
+
+def test_align_start_moves_the_event_to_the_rules_first_start_keeping_its_length(
+    olga: User,
+) -> None:
+    event = create(
+        olga,
+        berlin(2030, 3, 20, 9),
+        berlin(2030, 3, 20, 10, 30),
+        recurrence_spec(kind="WEEKLY", weekdays=[0], count=3),
+        align_start=True,
+    )
+    assert (event.start, event.end, event.recurrence) == (
+        berlin(2030, 3, 25, 9),
+        berlin(2030, 3, 25, 10, 30),
+        "FREQ=WEEKLY;BYDAY=MO;COUNT=3",
+    )
+    # Exactly COUNT occurrences, as every RFC 5545 client counts them (DTSTART is the first).
+    assert spans(event, utc(2030, 3, 1), utc(2030, 5, 1)) == [
+        (berlin(2030, 3, 25, 9), berlin(2030, 3, 25, 10, 30)),
+        (berlin(2030, 4, 1, 9), berlin(2030, 4, 1, 10, 30)),
+        (berlin(2030, 4, 8, 9), berlin(2030, 4, 8, 10, 30)),
+    ]
+
+
+def test_weekly_without_weekdays_repeats_on_the_starts_local_weekday(olga: User) -> None:
+    # 23:30 UTC on a Monday is already Tuesday in Berlin: the local weekday counts.
+    event = create(
+        olga,
+        utc(2030, 1, 7, 23, 30),
+        utc(2030, 1, 8, 0, 30),
+        recurrence_spec(kind="WEEKLY", count=2),
+    )
+    assert event.recurrence == "FREQ=WEEKLY;BYDAY=TU;COUNT=2"
+
+
+def test_yearly_on_the_last_sunday_of_march(olga: User) -> None:
+    event = create(
+        olga,
+        berlin(2030, 3, 31, 10),
+        berlin(2030, 3, 31, 11),
+        recurrence_spec(kind="YEARLY_BY_WEEKDAY", month=3, weekday=6, week_of_month=-1, count=3),
+    )
+    assert event.recurrence == "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU;COUNT=3"
+    assert [
+        s for year in (2030, 2031, 2032) for s, _ in spans(event, utc(year, 1, 1), utc(year, 12, 1))
+    ] == [berlin(2030, 3, 31, 10), berlin(2031, 3, 30, 10), berlin(2032, 3, 28, 10)]
+
+
+def test_the_last_workday_of_each_month_by_bysetpos(olga: User) -> None:
+    event = create(
+        olga,
+        berlin(2030, 5, 31, 16),
+        berlin(2030, 5, 31, 17),
+        recurrence_spec(kind="MONTHLY_BY_POSITION", weekdays=[0, 1, 2, 3, 4], position=-1),
+    )
+    assert event.recurrence == "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1"
+    # June 2030 ends on a Sunday, August on a Saturday.
+    assert [s for s, _ in spans(event, utc(2030, 5, 1), utc(2030, 10, 1))] == [
+        berlin(2030, 5, 31, 16),
+        berlin(2030, 6, 28, 16),
+        berlin(2030, 7, 31, 16),
+        berlin(2030, 8, 30, 16),
+        berlin(2030, 9, 30, 16),
+    ]
+
+
+def test_extra_and_excluded_dates(olga: User) -> None:
+    event = create(
+        olga,
+        berlin(2030, 3, 19, 9),
+        berlin(2030, 3, 19, 10),
+        recurrence_spec(kind="WEEKLY", weekdays=[1], count=3),
+        extra_dates=[date(2030, 3, 30)],  # a Saturday; CET still (DST starts the 31st)
+        excluded_dates=[date(2030, 3, 26)],
+    )
+    assert event.extra_starts == [berlin(2030, 3, 30, 9)]
+    assert [s for s, _ in spans(event, utc(2030, 3, 1), utc(2030, 5, 1))] == [
+        berlin(2030, 3, 19, 9),
+        berlin(2030, 3, 30, 9),
+        berlin(2030, 4, 2, 9),
+    ]
+
+
+def test_an_excluded_date_without_an_occurrence_is_refused(olga: User) -> None:
+    with refused(ErrorCode.NOT_AN_OCCURRENCE):
+        create(
+            olga,
+            berlin(2030, 3, 19, 9),
+            berlin(2030, 3, 19, 10),
+            recurrence_spec(kind="WEEKLY", weekdays=[1]),
+            excluded_dates=[date(2030, 3, 27)],
+        )
+
+
+@pytest.mark.parametrize(
+    ("rule", "stored"),
+    [
+        (
+            "rrule:freq=monthly;byday=fr,mo,we,tu,th;bysetpos=-1;interval=1;until=20301231",
+            "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;UNTIL=20301231T225959Z",
+        ),
+        ("FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3;WKST=MO", "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU"),
+        ("FREQ=DAILY;INTERVAL=2;COUNT=5", "FREQ=DAILY;INTERVAL=2;COUNT=5"),
+    ],
+)
+def test_a_power_users_rrule_is_stored_normalised(olga: User, rule: str, stored: str) -> None:
+    # Friday 31 May 2030 is the last workday of May and a day the others give as well.
+    start = berlin(2030, 3, 31, 9) if "BYMONTH=3" in stored else berlin(2030, 5, 31, 9)
+    event = create(olga, start, start + timedelta(hours=1), rule)
+    assert event.recurrence == stored
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=MINUTELY",  # explosions
+        "FREQ=HOURLY;COUNT=3",
+        "FREQ=DAILY;BYHOUR=9,10",  # more than one a day
+        "FREQ=DAILY;COUNT=1001",
+        "FREQ=DAILY;INTERVAL=1000",
+        "FREQ=WEEKLY;BYMONTHDAY=3",
+        "FREQ=MONTHLY;BYSETPOS=1",
+        "FREQ=WEEKLY;BYDAY=2MO",
+        "FREQ=DAILY;X-FOO=1",
+        "FREQ=DAILY\nDTSTART:20300101T000000Z",
+    ],
+)
+def test_a_power_users_rrule_outside_the_bounds_is_refused(olga: User, rule: str) -> None:
+    with refused(ErrorCode.INVALID_INPUT):
+        create(olga, berlin(2030, 5, 31, 9), berlin(2030, 5, 31, 10), rule)
+
+
+def test_splitting_a_counted_series_keeps_the_total(olga: User, pia: User) -> None:
+    event = weekly_tuesday(olga, pia)
+    event_update(
+        actor=actor_for(olga),
+        event_id=event.pk,
+        expected_version=1,
+        changes=EventChanges(recurrence_rule=recurrence_spec(kind="WEEKLY", weekdays=[1], count=5)),
+        now=NOW,
+    )
+    following = event_update(
+        actor=actor_for(olga),
+        event_id=event.pk,
+        expected_version=2,
+        changes=EventChanges(start=berlin(2030, 4, 2, 11)),
+        scope=UpdateScope.THIS_AND_FOLLOWING,
+        occurrence_start=berlin(2030, 4, 2, 9),
+        now=NOW,
+    )
+    event.refresh_from_db()
+    assert event.recurrence == "FREQ=WEEKLY;BYDAY=TU;UNTIL=20300402T065959Z"
+    assert following.recurrence == "FREQ=WEEKLY;BYDAY=TU;COUNT=3"
+    assert [s for s, _ in spans(event, utc(2030, 3, 1), utc(2030, 6, 1))] == [
+        berlin(2030, 3, 19, 9),
+        berlin(2030, 3, 26, 9),
+    ]
+    assert [s for s, _ in spans(following, utc(2030, 3, 1), utc(2030, 6, 1))] == [
+        berlin(2030, 4, 2, 11),
+        berlin(2030, 4, 9, 11),
+        berlin(2030, 4, 16, 11),
+    ]

@@ -542,15 +542,20 @@ def test_the_organizer_agrees_and_parties_are_asked_to_rsvp(
         {
             "recipient": n.recipient.email,
             "notification": n.pk,
+            "token": n.access_token_id,
             "kind": "EVENT_SCHEDULED",
             "version": 2,
             "slots": spans(*STARTS),
         }
         for n in notifications
     ]
-    assert [(n.kind, n.recipient_id, n.access_token_id) for n in notifications] == [
-        ("EVENT_SCHEDULED", ann.pk, None),
-        ("EVENT_SCHEDULED", bob.pk, None),
+    # Each mail carries its person's answer links: a live token of that person on the event.
+    assert [
+        (n.kind, n.recipient_id, n.access_token.user_id, n.access_token.event_id)
+        for n in notifications
+    ] == [
+        ("EVENT_SCHEDULED", ann.pk, ann.pk, event.pk),
+        ("EVENT_SCHEDULED", bob.pk, bob.pk, event.pk),
     ]
     assert sorted(ProcrastinateJob.objects.values_list("args", flat=True), key=str) == [
         {"notification_id": n.pk} for n in notifications

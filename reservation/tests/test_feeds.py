@@ -21,6 +21,7 @@ from reservation.models import (
     EventStatus,
     OccurrenceChange,
     Participant,
+    Reminder,
     ReservationStatus,
     User,
 )
@@ -517,3 +518,21 @@ def test_the_check_sees_what_it_should(pia: User, calendar: dict[str, object]) -
     assert {(u, s, e) for u, s, e in occurrences if u == event_uid(monthly.pk)} == {
         (event_uid(monthly.pk), at(25, 22), at(25, 22, 45)),
     }
+
+
+def test_the_feed_carries_the_reminders_as_valarms(olga: User) -> None:
+    event = make_event(organizer=olga, time_zone="Europe/Berlin", recurrence=WEEKLY)
+    Reminder.objects.bulk_create(
+        [
+            Reminder(event=event, offset_days=1, offset_minutes=0, channel="EMAIL"),
+            Reminder(event=event, offset_days=1, offset_minutes=0, channel="SMS"),  # same alarm
+            Reminder(event=event, offset_days=0, offset_minutes=15, channel="EMAIL"),
+        ]
+    )
+
+    [vevent] = parse(calendar_feed(user=olga, now=NOW)).walk("VEVENT")
+
+    assert [
+        (str(alarm["ACTION"]), alarm["TRIGGER"].to_ical().decode())
+        for alarm in vevent.walk("VALARM")
+    ] == [("DISPLAY", "-P1D"), ("DISPLAY", "-PT15M")]

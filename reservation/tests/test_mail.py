@@ -17,7 +17,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
-from django.db import connection
+from django.db import connection, transaction
 from procrastinate.contrib.django.models import ProcrastinateJob
 from procrastinate.jobs import Job
 from pytest_django.fixtures import Settings
@@ -34,7 +34,13 @@ from reservation.models import (
     User,
 )
 from reservation.notify_text import LINK_PLACEHOLDER, event_invitation, event_update
-from reservation.services.events import access_token_authenticate, event_link, event_notify
+from reservation.services.events import (
+    access_token_authenticate,
+    access_token_issue,
+    event_link,
+    event_notify,
+    notify_participants,
+)
 from reservation.services.notifications import notification_enqueue
 from reservation.tests.event_factories import propose
 from reservation.tests.factories import NOW, actor_for, at, make_user
@@ -248,13 +254,27 @@ def test_a_scheduled_event_mail_carries_an_ics_request(
         "attendees": [
             (
                 "mailto:olga@example.com",
-                {"CN": "Olga", "ROLE": "REQ-PARTICIPANT", "PARTSTAT": "ACCEPTED"},
+                {"CN": "Olga", "CUTYPE": "INDIVIDUAL", "ROLE": "CHAIR", "PARTSTAT": "ACCEPTED"},
             ),
             (
                 "mailto:ann@example.com",
-                {"CN": "Ann", "ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION"},
+                {
+                    "CN": "Ann",
+                    "CUTYPE": "INDIVIDUAL",
+                    "ROLE": "REQ-PARTICIPANT",
+                    "PARTSTAT": "NEEDS-ACTION",
+                    "RSVP": "TRUE",
+                },
             ),
-            ("mailto:bob@example.com", {"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "TENTATIVE"}),
+            (
+                "mailto:bob@example.com",
+                {
+                    "CUTYPE": "INDIVIDUAL",
+                    "ROLE": "REQ-PARTICIPANT",
+                    "PARTSTAT": "TENTATIVE",
+                    "RSVP": "TRUE",
+                },
+            ),
         ],
     }
     # Written in UTC, whatever the zones of the people and the event.
@@ -519,3 +539,34 @@ def test_settings_send_to_the_console_unless_an_smtp_host_is_configured() -> Non
         "587",
         "True",
     ]
+
+
+def test_a_scheduled_mail_carries_answer_links_or_goes_without_them_when_they_died(
+    mailbox: Mailbox, olga: User, ann: User
+) -> None:
+    bob = make_user(email="bob@example.com", time_zone="America/New_York")
+    event = scheduled(olga, ann, bob)
+    with transaction.atomic():
+        notify_participants(event=event, kind=Notification.Kind.EVENT_SCHEDULED, now=NOW)
+    first, second = Notification.objects.filter(event=event).order_by("recipient__email")
+    assert (first.recipient, second.recipient) == (ann, bob)
+    # Bob is sent a newer link before his update goes: its answer links are dead by then.
+    with transaction.atomic():
+        access_token_issue(event=event, user=bob, now=NOW)
+
+    assert tasks.send_notification(notification_id=first.pk) == "SENT"
+    assert tasks.send_notification(notification_id=second.pk) == "SENT"
+
+    to_ann, to_bob = sorted(mailbox.wait_for(2, timeout=5), key=lambda m: m["To"])
+    links = re.findall(r"/e/(\d+)/\?token=([^&\s]+)(?:&rsvp=(\w+))?$", text_body(to_ann), re.M)
+    assert [(int(e), answer) for e, _, answer in links] == [
+        (event.pk, "YES"),
+        (event.pk, "MAYBE"),
+        (event.pk, "NO"),
+        (event.pk, ""),
+    ]
+    [secret] = {s for _, s, _ in links}
+    assert access_token_authenticate(secret=secret, now=NOW).user == ann  # type: ignore[union-attr]
+    assert "token=" not in text_body(to_bob)
+    assert text_body(to_bob).startswith("Budget, Q1; review is scheduled for")
+    assert calendar_part(to_bob) is not None  # the calendar update itself still arrives

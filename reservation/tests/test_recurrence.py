@@ -194,13 +194,12 @@ def test_from_rrule_gives_the_until_date_back_with_the_zone() -> None:
         ("FREQ=DAILY;UNTIL=2027-01-01", "UNTIL"),
         ("FREQ=DAILY;UNTIL=20270101T000000", "no zone"),
         ("FREQ=HOURLY", "outside"),
-        ("FREQ=WEEKLY", "outside"),  # the weekday would come from DTSTART
         ("FREQ=MONTHLY", "outside"),
         ("FREQ=MONTHLY;BYDAY=FR", "outside"),  # every Friday of the month
         ("FREQ=MONTHLY;BYDAY=5MO", "outside"),
         ("FREQ=MONTHLY;BYDAY=-1FR,-1MO", "outside"),
         ("FREQ=MONTHLY;BYMONTHDAY=-1", "outside"),
-        ("FREQ=MONTHLY;BYMONTHDAY=32", "month_day"),
+        ("FREQ=MONTHLY;BYMONTHDAY=32", "monthDay"),
         ("FREQ=WEEKLY;BYDAY=1MO", "outside"),
         ("FREQ=WEEKLY;BYDAY=XX", "BYDAY"),
         ("FREQ=YEARLY;BYMONTH=2", "outside"),
@@ -218,23 +217,29 @@ def test_from_rrule_rejects_rules_outside_the_kinds(rule: str, message: str) -> 
     [
         ({"kind": "HOURLY"}, "HOURLY"),
         ({"kind": RecurrenceKind.DAILY, "interval": 0}, "interval"),
-        ({"kind": RecurrenceKind.WEEKLY}, "at least one weekday"),
-        ({"kind": RecurrenceKind.WEEKLY, "weekdays": (7,)}, "weekdays"),
-        ({"kind": RecurrenceKind.DAILY, "weekdays": (1,)}, "WEEKLY only"),
-        ({"kind": RecurrenceKind.WORKDAYS, "weekdays": (1,)}, "WEEKLY only"),
-        ({"kind": RecurrenceKind.MONTHLY_BY_DAY}, "month_day"),
-        ({"kind": RecurrenceKind.MONTHLY_BY_DAY, "month_day": 0}, "month_day"),
-        ({"kind": RecurrenceKind.MONTHLY_BY_DAY, "month_day": 32}, "month_day"),
+        ({"kind": RecurrenceKind.WEEKLY, "weekdays": (7,)}, "MONDAY..SUNDAY"),
+        ({"kind": RecurrenceKind.DAILY, "weekdays": (1,)}, "WEEKLY and MONTHLY_BY_POSITION"),
+        ({"kind": RecurrenceKind.WORKDAYS, "weekdays": (1,)}, "WEEKLY and MONTHLY_BY_POSITION"),
+        ({"kind": RecurrenceKind.MONTHLY_BY_DAY}, "monthDay"),
+        ({"kind": RecurrenceKind.MONTHLY_BY_DAY, "month_day": 0}, "monthDay"),
+        ({"kind": RecurrenceKind.MONTHLY_BY_DAY, "month_day": 32}, "monthDay"),
         ({"kind": RecurrenceKind.YEARLY, "month_day": 1}, "MONTHLY_BY_DAY only"),
-        ({"kind": RecurrenceKind.MONTHLY_BY_WEEKDAY, "week_of_month": 1}, "weekday"),
+        ({"kind": RecurrenceKind.MONTHLY_BY_WEEKDAY, "week_of_month": 1}, "MONDAY..SUNDAY"),
         (
             {"kind": RecurrenceKind.MONTHLY_BY_WEEKDAY, "weekday": 0, "week_of_month": 5},
-            "week_of_month",
+            "weekOfMonth",
         ),
         (
             {"kind": RecurrenceKind.MONTHLY_BY_WEEKDAY, "weekday": 0, "week_of_month": 0},
-            "week_of_month",
+            "weekOfMonth",
         ),
+        ({"kind": RecurrenceKind.YEARLY_BY_WEEKDAY, "weekday": 6, "week_of_month": -1}, "month"),
+        (
+            {"kind": RecurrenceKind.MONTHLY_BY_POSITION, "weekdays": (0,), "position": 0},
+            "position",
+        ),
+        ({"kind": RecurrenceKind.MONTHLY_BY_POSITION, "position": -1}, "needs weekdays"),
+        ({"kind": RecurrenceKind.DAILY, "month": 3}, "YEARLY_BY_WEEKDAY only"),
         ({"kind": RecurrenceKind.DAILY, "weekday": 0}, "MONTHLY_BY_WEEKDAY"),
         ({"kind": RecurrenceKind.DAILY, "until": date(2027, 1, 1), "count": 3}, "exclude"),
         ({"kind": RecurrenceKind.DAILY, "count": 0}, "count"),
@@ -636,6 +641,13 @@ def specs(draw: st.DrawFn, *, max_interval: int = 12) -> RecurrenceSpec:
     elif kind is RecurrenceKind.MONTHLY_BY_WEEKDAY:
         fields["weekday"] = draw(st.integers(0, 6))
         fields["week_of_month"] = draw(st.sampled_from([1, 2, 3, 4, -1]))
+    elif kind is RecurrenceKind.YEARLY_BY_WEEKDAY:
+        fields["month"] = draw(st.integers(1, 12))
+        fields["weekday"] = draw(st.integers(0, 6))
+        fields["week_of_month"] = draw(st.sampled_from([1, 2, 3, 4, -1]))
+    elif kind is RecurrenceKind.MONTHLY_BY_POSITION:
+        fields["weekdays"] = draw(weekday_sets.filter(lambda days: len(set(days)) > 1))
+        fields["position"] = draw(st.sampled_from([1, 2, 3, -1, -2]))
     if draw(st.booleans()):
         fields["until"] = draw(ends)
     else:
@@ -662,6 +674,8 @@ def canonical(spec: RecurrenceSpec, tz: ZoneInfo) -> RecurrenceSpec:
         week_of_month=spec.week_of_month,
         until=until,
         count=spec.count,
+        month=spec.month,
+        position=spec.position,
     )
 
 
@@ -697,6 +711,26 @@ def matches_kind(spec: RecurrenceSpec, day: date, first: date) -> bool:
         last = (day + 7 * DAY).month != day.month
         wanted = spec.week_of_month
         return day.weekday() == spec.weekday and (nth == wanted or (wanted == -1 and last))
+    if spec.kind is RecurrenceKind.YEARLY_BY_WEEKDAY:
+        nth = (day.day - 1) // 7 + 1
+        last = (day + 7 * DAY).month != day.month
+        wanted = spec.week_of_month
+        return (
+            day.month == spec.month
+            and day.weekday() == spec.weekday
+            and (nth == wanted or (wanted == -1 and last))
+        )
+    if spec.kind is RecurrenceKind.MONTHLY_BY_POSITION:
+        # Brute force: the month's days on those weekdays, picked by position.
+        month_days = [
+            d
+            for n in range(31)
+            if (d := day.replace(day=1) + n * DAY).month == day.month
+            and d.weekday() in spec.weekdays
+        ]
+        assert spec.position is not None
+        index = spec.position - 1 if spec.position > 0 else spec.position
+        return -len(month_days) <= index < len(month_days) and month_days[index] == day
     return (day.month, day.day) == (first.month, first.day)
 
 

@@ -18,8 +18,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -93,7 +94,7 @@ def hook(user: User, receiver: Receiver, *, secret: str = "k") -> ChannelAddress
     )
 
 
-def replace(event: Event, reminders: list[tuple[int, str]], now: datetime = NOW) -> None:
+def replace(event: Event, reminders: list[tuple[int, ...]], now: datetime = NOW) -> None:
     with transaction.atomic():
         service.reminders_replace(event=event, reminders=reminders, now=now)
 
@@ -318,6 +319,7 @@ def test_moved_by_an_hour_fires_once_at_the_new_time(receiver: Receiver) -> None
         "event": {"id": event.pk, "title": "Planning", "time_zone": "UTC"},
         "occurrence": {"start": "2030-01-08T09:00:00+00:00", "end": "2030-01-08T10:00:00+00:00"},
         "offset_minutes": 15,
+        "offset_days": 0,
         "text": f"Reminder: Planning starts 2030-01-08 09:00 (UTC).\n"
         f"{settings.PUBLIC_BASE_URL}/e/{event.pk}/",
     }
@@ -748,3 +750,59 @@ def test_a_real_worker_delivers_once_at_the_new_time_after_retrying(
     assert [status for *_, status, _ in deliveries()] == [Status.CANCELLED, Status.SENT]
     assert ReminderDelivery.objects.get(pk=new.pk).attempts == 2
     assert [s for _, _, s in jobs()] == ["cancelled", "succeeded"]
+
+
+# --- reminders in calendar time (issue 10) ---------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_day_before_keeps_the_local_time_across_a_dst_change() -> None:
+    """09:00 Berlin every day from Saturday 30 March 2030 (DST starts on the 31st): "1 day
+    before" fires at 09:00 local the day before (TRIGGER -P1D), not 24 elapsed hours before
+    (08:00 local); "90 minutes before" stays elapsed time."""
+    ann = make_user(time_zone="Europe/Berlin")
+    start = datetime(2030, 3, 30, 8, tzinfo=UTC)  # 09:00 CET
+    event = make_event(ann, start=start, recurrence="FREQ=DAILY;COUNT=3")
+    event.time_zone = "Europe/Berlin"
+    event.save(update_fields=["time_zone"])
+    replace(
+        event, [(0, Channel.EMAIL, 1), (90, Channel.EMAIL)], now=datetime(2030, 3, 1, tzinfo=UTC)
+    )
+    [day_before, ninety] = Reminder.objects.order_by("-offset_days")
+    assert (day_before.offset_days, day_before.offset_minutes) == (1, 0)
+    assert [
+        (d.occurrence_start, d.due_at) for d in ReminderDelivery.objects.filter(reminder=day_before)
+    ] == [(start, datetime(2030, 3, 29, 8, tzinfo=UTC))]
+
+    # Chained deliveries for the DST day itself: 09:00 CEST is 07:00 UTC; the day before,
+    # 09:00 CET is 08:00 UTC (23 elapsed hours earlier, not 24).
+    dst_day = datetime(2030, 3, 31, 7, tzinfo=UTC)
+    assert service.due_at(
+        occurrence_start=dst_day, days=1, minutes=0, tz=ZoneInfo("Europe/Berlin")
+    ) == datetime(2030, 3, 30, 8, tzinfo=UTC)
+    assert service.due_at(
+        occurrence_start=dst_day, days=1, minutes=30, tz=ZoneInfo("Europe/Berlin")
+    ) == datetime(2030, 3, 30, 7, 30, tzinfo=UTC)
+    assert [
+        (d.occurrence_start, d.due_at) for d in ReminderDelivery.objects.filter(reminder=ninety)
+    ] == [(start, start - 90 * MINUTE)]
+
+
+@pytest.mark.django_db
+def test_a_day_offset_whose_due_time_passed_takes_the_next_occurrence() -> None:
+    ann = make_user()
+    event = make_event(ann, recurrence="FREQ=DAILY;COUNT=3")  # 08:00 UTC from 8 January
+    # At 09:00 on the 7th the reminder for the 8th (due 08:00 on the 7th) is past.
+    replace(event, [(0, Channel.EMAIL, 1)], now=NOW + HOUR)
+    assert [(occurrence, due) for _, occurrence, due, _, _ in deliveries()] == [
+        (START + DAY, START)
+    ]
+
+
+@pytest.mark.django_db
+def test_offset_days_out_of_bounds_are_refused() -> None:
+    ann = make_user()
+    event = make_event(ann)
+    with rejected(ErrorCode.INVALID_INPUT):
+        replace(event, [(0, Channel.EMAIL, 51)])
+    assert Reminder.objects.count() == 0
