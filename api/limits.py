@@ -3,8 +3,11 @@ deploy changes them without rebuilding the schema). Their refusals carry stable 
 set in api.errors: QUERY_TOO_DEEP, TOO_MANY_ALIASES, TOO_MANY_TOKENS, INTROSPECTION_DISABLED.
 """
 
+from functools import lru_cache
+
 from django.conf import settings
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -12,13 +15,26 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
+# The rule classes are made once per limit value, not per request: the validation cache
+# (api.schema) is keyed by the rules, so fresh classes on every request would never hit it.
+
+
+@lru_cache(maxsize=8)
+def _depth_rules(max_depth: int) -> tuple:
+    return tuple(QueryDepthLimiter(max_depth=max_depth).validation_rules)
+
+
+@lru_cache(maxsize=8)
+def _alias_rules(max_alias_count: int) -> tuple:
+    return tuple(MaxAliasesLimiter(max_alias_count=max_alias_count).validation_rules)
+
 
 def depth_limiter() -> SchemaExtension:
-    return QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH)
+    return AddValidationRules(list(_depth_rules(settings.GRAPHQL_MAX_DEPTH)))
 
 
 def aliases_limiter() -> SchemaExtension:
-    return MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES)
+    return AddValidationRules(list(_alias_rules(settings.GRAPHQL_MAX_ALIASES)))
 
 
 def tokens_limiter() -> SchemaExtension:
