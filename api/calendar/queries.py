@@ -46,6 +46,10 @@ class CalendarQuery:
         first: Annotated[
             int, strawberry.argument(description=f"At most this many (1–{MAX_OCCURRENCES}).")
         ] = 500,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="endCursor of the page before (null: the first)."),
+        ] = None,
     ) -> Occurrences:
         actor = actor_of(info)
         actor.require_user()
@@ -53,15 +57,18 @@ class CalendarQuery:
             raise DomainError(
                 ErrorCode.INVALID_INPUT, f"first must be 1–{MAX_OCCURRENCES}.", field="first"
             )
-        found = calendar_selectors.visible_occurrences(
+        page, more = calendar_selectors.visible_occurrences_page(
             actor=actor,
             start=start,
             end=end,
+            first=first,
+            after=after,
             users=people(users) if users is not None else None,
         )
         return Occurrences(
-            items=[Occurrence(occurrence=o) for o in found[:first]],
-            has_more=len(found) > first,
+            items=[Occurrence(occurrence=o) for o in page],
+            has_more=more,
+            end_cursor=calendar_selectors.occurrence_cursor(page[-1]) if page else None,
         )
 
     @strawberry.field(
