@@ -16,10 +16,7 @@ from reservation.models import (
     AvailabilityWindow,
     BookingPolicy,
     Provider,
-    Reservation,
     ReservationStatus,
-    TimeOff,
-    WorkingHours,
 )
 from reservation.slots import Interval, SlotRules, WeeklyHours
 from reservation.timezones import zone
@@ -67,61 +64,11 @@ def availability_span(
     return span_start, span_end
 
 
-def provider_availability(
-    *, provider: Provider, policy: BookingPolicy, now: datetime
-) -> list[Interval]:
-    """Explicit windows ∪ weekly working hours − time off, merged, over the availability span."""
-    span_start, span_end = availability_span(provider=provider, policy=policy, now=now)
-    windows = AvailabilityWindow.objects.filter(
-        provider=provider, end__gt=span_start, start__lt=span_end
-    ).values_list("start", "end")
-    weekly = [
-        WeeklyHours(weekday=w, start=s, end=e)
-        for w, s, e in WorkingHours.objects.filter(user_id=provider.user_id).values_list(
-            "weekday", "start", "end"
-        )
-    ]
-    time_off = TimeOff.objects.filter(
-        user_id=provider.user_id, end__gt=span_start, start__lt=span_end
-    ).values_list("start", "end")
-    return slots.availability(
-        windows=list(windows),
-        weekly=weekly,
-        tz=zone(provider.user.time_zone),
-        time_off=list(time_off),
-        start=span_start,
-        end=span_end,
-    )
-
-
 def active_reservations(*, now: datetime) -> Q:
     """Reservations that block time at `now`: confirmed, or held and not yet expired."""
     return Q(status=ReservationStatus.CONFIRMED) | Q(
         status=ReservationStatus.HELD, expires_at__gt=now
     )
-
-
-def provider_busy(
-    *,
-    provider: Provider,
-    policy: BookingPolicy,
-    now: datetime,
-    start: datetime,
-    end: datetime,
-    exclude_reservation_id: int | None = None,
-) -> list[Interval]:
-    """Times blocked by live reservations near [start, end) (widened by slot length and
-    buffers, so every reservation that could touch a slot in range is seen)."""
-    margin = policy.slot_length + policy.buffer_before + policy.buffer_after
-    qs = Reservation.objects.filter(
-        active_reservations(now=now),
-        provider=provider,
-        end__gt=start - margin,
-        start__lt=end + margin,
-    )
-    if exclude_reservation_id is not None:
-        qs = qs.exclude(pk=exclude_reservation_id)
-    return list(qs.values_list("start", "end"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +159,11 @@ def slot_query(
     client_id: int | None = None,
     idempotency_key: str = "",
 ) -> SlotQuery:
-    """The policy in force (policy_for), the availability over the fixed span
-    (provider_availability) and the busy time near [start, end) (provider_busy), in one
-    statement; with `client_id`, also that client's live holds and the reservation they made
-    with `idempotency_key`. Needs provider.user loaded."""
+    """The policy in force (as policy_for picks it), the availability over the fixed span
+    (explicit windows ∪ weekly working hours − time off, merged) and the busy time near
+    [start, end) (live reservations, widened by slot length and buffers), in one statement;
+    with `client_id`, also that client's live holds and the reservation they made with
+    `idempotency_key`. Needs provider.user loaded."""
     defaults = BookingPolicy()
     span_start, _ = availability_span(provider=provider, policy=defaults, now=now)
     params = {
