@@ -71,10 +71,20 @@ schema: install
 	$(PY) manage.py export_schema api.schema:schema --path schema.graphql
 
 # Benchmarks print figures and assert nothing. race_http.py needs a running server: see it.
+# The perf ones use scratch databases next to DATABASE_URL's (<name>_bench*), write JSON to
+# devops/bench/results/ and charts.py draws it to devops/bench/results/bench.png.
+BENCH_SECONDS ?= 20
+SWEEP_SIZES ?= 10000 100000 1000000
 bench: migrate
 	$(PY) devops/bench/run.py
 	$(PY) devops/bench/freetime.py
 	$(PY) devops/bench/freetime_db.py
+	$(PY) devops/bench/sweep.py $(SWEEP_SIZES)
+	$(PY) devops/bench/history.py
+	$(PY) devops/bench/booking_http.py $(BENCH_SECONDS)
+	$(PY) devops/bench/profile_create.py 300
+	$(PY) devops/bench/expansion.py
+	$(PY) devops/bench/charts.py
 
 # GraphiQL's React, ReactDOM and GraphiQL files, served by the server itself (no CDN): copied
 # from devops/graphiql's pinned npm packages (package-lock.json), never committed.

@@ -65,6 +65,7 @@ DOMAIN_CODES: dict[ErrorCode, str] = {
     ErrorCode.OCCURRENCE_CANCELLED: "That occurrence is cancelled already.",
     ErrorCode.INVALID_CHARACTERS: "A control character in a string, or an invisible "
     "bidi/zero-width character in a name.",
+    ErrorCode.INVALID_CURSOR: "A `before`/`after` cursor that this list did not hand out.",
     ErrorCode.START_NOT_IN_RULE: "The start is not one the recurrence rule produces (the "
     "message names the rule's first start; alignStart moves it there).",
     ErrorCode.CALENDAR_UNREACHABLE: "The calendar server refused the account or could not "
@@ -72,12 +73,11 @@ DOMAIN_CODES: dict[ErrorCode, str] = {
 }
 
 RATE_LIMITED = "RATE_LIMITED"
-INVALID_CURSOR = "INVALID_CURSOR"
+INVALID_CURSOR = ErrorCode.INVALID_CURSOR.value
 READ_ONLY_TOKEN = "READ_ONLY_TOKEN"
 
 API_CODES: dict[str, str] = {
     RATE_LIMITED: "Too many requests of this kind: nothing was done; retry later.",
-    INVALID_CURSOR: "A `before`/`after` cursor that this list did not hand out.",
     READ_ONLY_TOKEN: "A READ_ONLY API token cannot run mutations.",
     "GRAPHQL_VALIDATION_FAILED": "The document or its variables do not fit the schema.",
     "QUERY_TOO_DEEP": "The document nests deeper than allowed.",

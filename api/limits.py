@@ -6,6 +6,7 @@ INTROSPECTION_DISABLED, OPERATION_NAME_REQUIRED, INVALID_CHARACTERS, QUERY_TOO_C
 
 import re
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -41,14 +42,28 @@ QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
 
 
+# The rule classes are made once per limit value, not per request: the validation cache
+# (api.schema) is keyed by the rules, so fresh classes on every request would never hit it.
+
+
+@lru_cache(maxsize=8)
+def _depth_rules(max_depth: int) -> tuple:
+    return tuple(QueryDepthLimiter(max_depth=max_depth).validation_rules)
+
+
+@lru_cache(maxsize=8)
+def _alias_rules(max_alias_count: int) -> tuple:
+    return tuple(MaxAliasesLimiter(max_alias_count=max_alias_count).validation_rules)
+
+
 def depth_limiter() -> SchemaExtension:
     """GRAPHQL_MAX_DEPTH for the API's own fields (strawberry's limiter skips introspection,
     which introspection_depth_limiter covers)."""
-    return QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH)
+    return AddValidationRules(list(_depth_rules(settings.GRAPHQL_MAX_DEPTH)))
 
 
 def aliases_limiter() -> SchemaExtension:
-    return MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES)
+    return AddValidationRules(list(_alias_rules(settings.GRAPHQL_MAX_ALIASES)))
 
 
 def tokens_limiter() -> SchemaExtension:

@@ -1,6 +1,10 @@
 """The GraphQL schema: the root types, and the extensions every request goes through."""
 
+import contextlib
+
 import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
@@ -72,6 +76,23 @@ class Mutation(
     pass
 
 
+GRAPHQL_DOCUMENT_CACHE_SIZE = 512
+
+
+class DocumentCache(ParserCache):
+    """ParserCache that leaves a document it cannot parse to strawberry's own parsing, so a
+    syntax error (or the token limit) is reported as usual, with its code; lru_cache keeps
+    no failures, so a bad document costs two parses and takes no room."""
+
+    def on_parse(self):
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
+
+
 class Schema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """Logging happens in api.errors.ErrorCodes, for unexpected errors only."""
@@ -95,6 +116,10 @@ schema = Schema(
         introspection_guard,
         InputCleaning,
         CostBudget,
+        # Per operation text, bounded (an attacker's stream of distinct documents only
+        # evicts): a client's repeated operation is parsed and validated once per process.
+        lambda: DocumentCache(maxsize=GRAPHQL_DOCUMENT_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=GRAPHQL_DOCUMENT_CACHE_SIZE),
         DjangoOptimizerExtension,
     ],
 )

@@ -51,6 +51,10 @@ class CalendarQuery:
             bool,
             strawberry.argument(description="Whether events you declined (NO) are listed."),
         ] = True,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="endCursor of the page before (null: the first)."),
+        ] = None,
     ) -> Occurrences:
         actor = actor_of(info)
         actor.require_user()
@@ -58,16 +62,19 @@ class CalendarQuery:
             raise DomainError(
                 ErrorCode.INVALID_INPUT, f"first must be 1–{MAX_OCCURRENCES}.", field="first"
             )
-        found = calendar_selectors.visible_occurrences(
+        page, more = calendar_selectors.visible_occurrences_page(
             actor=actor,
             start=start,
             end=end,
+            first=first,
+            after=after,
             users=people(users) if users is not None else None,
             include_declined=include_declined,
         )
         return Occurrences(
-            items=[Occurrence(occurrence=o) for o in found[:first]],
-            has_more=len(found) > first,
+            items=[Occurrence(occurrence=o) for o in page],
+            has_more=more,
+            end_cursor=calendar_selectors.occurrence_cursor(page[-1]) if page else None,
         )
 
     @strawberry.field(

@@ -295,7 +295,10 @@ class Occurrence:
 class Occurrences:
     items: list[Occurrence] = strawberry.field(description="At most `first` of them.")
     has_more: bool = strawberry.field(
-        description="Whether more occurrences lie in the range (narrow it to see them)."
+        description="Whether more occurrences lie in the range: ask again with after: endCursor."
+    )
+    end_cursor: str | None = strawberry.field(
+        default=None, description="The last item's cursor, for `after` (null: no items)."
     )
 
 

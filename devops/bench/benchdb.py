@@ -1,4 +1,5 @@
-"""A scratch database for the benchmarks: `<your database>_bench` next to DATABASE_URL's.
+"""Scratch databases for the benchmarks: `<your database>_bench` (or `_<suffix>`) next to
+DATABASE_URL's.
 
 Benchmarks that write a million rows, or point a gunicorn at the data they made, use it so a
 developer's database is never filled or emptied by them. `use_bench_database()` must run
@@ -14,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def bench_url() -> str:
-    """DATABASE_URL with `_bench` appended to the database name (the embedded one if unset)."""
+def bench_url(suffix: str = "bench") -> str:
+    """DATABASE_URL with `_<suffix>` appended to the database name (the embedded one if
+    unset)."""
     from urllib.parse import urlsplit, urlunsplit
 
     # Not `import settings`: it must first be imported (by django.setup) with the new URL.
@@ -23,17 +25,16 @@ def bench_url() -> str:
     url = os.environ.get("DATABASE_URL") or embedded
     parts = urlsplit(url)
     name = parts.path.lstrip("/") or "postgres"
-    if name.endswith("_bench"):
-        return url
-    return urlunsplit(parts._replace(path=f"/{name}_bench"))
+    return urlunsplit(parts._replace(path=f"/{name}_{suffix}"))
 
 
-def use_bench_database() -> str:
-    """Create (if needed), select and migrate the scratch database; returns its URL."""
+def use_bench_database(suffix: str = "bench") -> str:
+    """Create (if needed), select and migrate the scratch database `<name>_<suffix>`;
+    returns its URL."""
     import psycopg
     from psycopg import sql
 
-    url = bench_url()
+    url = bench_url(suffix)
     target = psycopg.conninfo.conninfo_to_dict(url)
     name = target["dbname"]
     admin = {**target, "dbname": "postgres"}

@@ -15,12 +15,8 @@ from reservation.errors import DomainError, ErrorCode, NotFound
 from reservation.models import (
     AvailabilityWindow,
     BookingPolicy,
-    ExternalBusy,
     Provider,
-    Reservation,
     ReservationStatus,
-    TimeOff,
-    WorkingHours,
 )
 from reservation.slots import Interval, SlotRules, WeeklyHours
 from reservation.timezones import zone
@@ -68,66 +64,11 @@ def availability_span(
     return span_start, span_end
 
 
-def provider_availability(
-    *, provider: Provider, policy: BookingPolicy, now: datetime
-) -> list[Interval]:
-    """Explicit windows ∪ weekly working hours − time off, merged, over the availability span."""
-    span_start, span_end = availability_span(provider=provider, policy=policy, now=now)
-    windows = AvailabilityWindow.objects.filter(
-        provider=provider, end__gt=span_start, start__lt=span_end
-    ).values_list("start", "end")
-    weekly = [
-        WeeklyHours(weekday=w, start=s, end=e)
-        for w, s, e in WorkingHours.objects.filter(user_id=provider.user_id).values_list(
-            "weekday", "start", "end"
-        )
-    ]
-    time_off = TimeOff.objects.filter(
-        user_id=provider.user_id, end__gt=span_start, start__lt=span_end
-    ).values_list("start", "end")
-    return slots.availability(
-        windows=list(windows),
-        weekly=weekly,
-        tz=zone(provider.user.time_zone),
-        time_off=list(time_off),
-        start=span_start,
-        end=span_end,
-    )
-
-
 def active_reservations(*, now: datetime) -> Q:
     """Reservations that block time at `now`: confirmed, or held and not yet expired."""
     return Q(status=ReservationStatus.CONFIRMED) | Q(
         status=ReservationStatus.HELD, expires_at__gt=now
     )
-
-
-def provider_busy(
-    *,
-    provider: Provider,
-    policy: BookingPolicy,
-    now: datetime,
-    start: datetime,
-    end: datetime,
-    exclude_reservation_id: int | None = None,
-) -> list[Interval]:
-    """Times blocked by live reservations and connected calendars near [start, end) (widened
-    by slot length and buffers, so everything that could touch a slot in range is seen)."""
-    margin = policy.slot_length + policy.buffer_before + policy.buffer_after
-    qs = Reservation.objects.filter(
-        active_reservations(now=now),
-        provider=provider,
-        end__gt=start - margin,
-        start__lt=end + margin,
-    )
-    if exclude_reservation_id is not None:
-        qs = qs.exclude(pk=exclude_reservation_id)
-    # Busy time copied from the provider's connected calendars blocks exactly like a
-    # booking; one statement for both.
-    external = ExternalBusy.objects.filter(
-        user_id=provider.user_id, end__gt=start - margin, start__lt=end + margin
-    ).values_list("start", "end")
-    return list(qs.values_list("start", "end").union(external, all=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +87,7 @@ class SlotQuery:
 
 # The policy, the availability inputs and the busy time in one round trip: a booking runs
 # this under the provider's lock, and every statement there is time the lock is held.
-# Rows: P (the policy as JSON), W (window), H (weekly hours), O (time off), B (busy: live
-# reservations, and the connected calendars' busy time), L (a
+# Rows: P (the policy as JSON), W (window), H (weekly hours), O (time off), B (busy), L (a
 # lapsed hold in the range: not busy, but in the exclusion constraint's way until expired),
 # and for a booking C: the client's live holds and the reservation of their idempotency key.
 # The busy part is written to use the exclusion constraint's GiST index
@@ -195,11 +135,6 @@ WHERE int8range(r.provider_id, r.provider_id, '[]') = int8range(%(provider)s, %(
     AND r.status IN ('HELD', 'CONFIRMED')
     AND r.id <> %(exclude)s
 UNION ALL
-SELECT 'B', x.start, x."end", NULL, NULL, NULL, NULL
-FROM reservation_externalbusy AS x, bounds
-WHERE x.user_id = %(user)s
-    AND x."end" > %(start)s - bounds.margin AND x.start < %(end)s + bounds.margin
-UNION ALL
 SELECT 'C', NULL, NULL,
     (SELECT count(*) FROM reservation_reservation
      WHERE client_id = %(client)s AND status = 'HELD' AND expires_at > %(now)s)::integer,
@@ -224,10 +159,11 @@ def slot_query(
     client_id: int | None = None,
     idempotency_key: str = "",
 ) -> SlotQuery:
-    """The policy in force (policy_for), the availability over the fixed span
-    (provider_availability) and the busy time near [start, end) (provider_busy), in one
-    statement; with `client_id`, also that client's live holds and the reservation they made
-    with `idempotency_key`. Needs provider.user loaded."""
+    """The policy in force (as policy_for picks it), the availability over the fixed span
+    (explicit windows ∪ weekly working hours − time off, merged) and the busy time near
+    [start, end) (live reservations, widened by slot length and buffers), in one statement;
+    with `client_id`, also that client's live holds and the reservation they made with
+    `idempotency_key`. Needs provider.user loaded."""
     defaults = BookingPolicy()
     span_start, _ = availability_span(provider=provider, policy=defaults, now=now)
     params = {

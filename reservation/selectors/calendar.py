@@ -6,6 +6,9 @@ events are fetched once for all the people asked about and expanded once each, t
 to the people on them. Ranges are at most `MAX_RANGE` (366 days) long.
 """
 
+import base64
+import json
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -172,7 +175,7 @@ def occurrences_between(
         return []
     expanded = _expanded(event_ids=sorted(attendance), start=start, end=end)
     result = [o for occurrences in expanded.values() for o in occurrences]
-    result.sort(key=_sort_key)
+    result.sort(key=_page_key)  # a total order, so pages neither skip nor repeat
     return result
 
 
@@ -212,6 +215,61 @@ def visible_occurrences(
     ]
     result.sort(key=_sort_key)
     return result
+
+
+def _page_key(occurrence: Occurrence) -> tuple[datetime, datetime, int, datetime]:
+    """The total order pages follow: the listing's order, then the rule's start."""
+    return (*_sort_key(occurrence), occurrence.original_start)
+
+
+def occurrence_cursor(occurrence: Occurrence) -> str:
+    """An opaque cursor: the page's last occurrence, by its place in the order."""
+    start, end, event_id, original = _page_key(occurrence)
+    raw = json.dumps([start.isoformat(), end.isoformat(), event_id, original.isoformat()])
+    return base64.urlsafe_b64encode(b"occ1:" + raw.encode()).decode()
+
+
+def _decode_occurrence_cursor(cursor: str) -> tuple[datetime, datetime, int, datetime]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode())
+        if not raw.startswith(b"occ1:"):
+            raise ValueError("not an occurrence cursor")
+        start, end, event_id, original = json.loads(raw[5:])
+        key = (
+            datetime.fromisoformat(start),
+            datetime.fromisoformat(end),
+            int(event_id),
+            datetime.fromisoformat(original),
+        )
+        if any(value.tzinfo is None for value in (key[0], key[1], key[3])):
+            raise ValueError("naive time in cursor")
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise DomainError(
+            ErrorCode.INVALID_CURSOR, "That is not a cursor this list gave.", field="after"
+        ) from exc
+    return key
+
+
+def visible_occurrences_page(
+    *,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    first: int,
+    after: str | None = None,
+    users: Sequence[User] | None = None,
+    include_declined: bool = True,
+) -> tuple[list[Occurrence], bool]:
+    """At most `first` of `visible_occurrences`, those after the `after` cursor (from
+    `occurrence_cursor`), and whether more follow: a client gets a whole year by asking
+    again with the last one's cursor."""
+    found = visible_occurrences(
+        actor=actor, start=start, end=end, users=users, include_declined=include_declined
+    )
+    if after is not None:
+        key = _decode_occurrence_cursor(after)
+        found = found[bisect_right(found, key, key=_page_key) :]
+    return found[:first], len(found) > first
 
 
 # --- busy, working and free time ------------------------------------------------------------

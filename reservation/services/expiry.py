@@ -241,13 +241,20 @@ def expire_sweep(
             return SweepResult(expired=total, batches=batches, finished=False)
 
 
+FAN_OUT_CHUNK = 500
+
 _FAN_OUT_SQL = """
 SELECT coalesce(cardinality(procrastinate_defer_jobs_v1(ARRAY(
     SELECT ROW(%(queue)s, %(task)s, %(priority)s, NULL, NULL,
-               jsonb_build_object('notification_id', id), NULL)::procrastinate_job_to_defer_v1
-    FROM reservation_notification JOIN unnest(%(ids)s::bigint[]) AS wanted (id) USING (id)
-    WHERE status = %(pending)s
-    ORDER BY id
+               jsonb_build_object('notification_id', pending.id), NULL
+           )::procrastinate_job_to_defer_v1
+    FROM unnest(%(ids)s::bigint[]) AS wanted (id)
+    -- One primary-key probe per id (OFFSET 0 keeps it a probe), never a scan of the table.
+    CROSS JOIN LATERAL (
+        SELECT n.id FROM reservation_notification AS n
+        WHERE n.id = wanted.id AND n.status = %(pending)s OFFSET 0
+    ) AS pending
+    ORDER BY pending.id
 ))), 0)
 """
 
@@ -257,16 +264,19 @@ def expiry_mails_defer(*, notification_ids: list[int]) -> int:
     statement (the fan-out of a big sweep batch). Running it twice only adds jobs that find
     their mail SENT and skip it (services.mail locks and checks the row)."""
     queue, task, _, priority = _mail_job()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            _FAN_OUT_SQL,
-            {
-                "queue": queue,
-                "task": task,
-                "priority": priority,
-                "ids": notification_ids,
-                "pending": Notification.Status.PENDING,
-            },
-        )
-        (deferred,) = cursor.fetchone()
+    deferred = 0
+    # In chunks, each its own transaction: a retry after a failure repeats little.
+    for begin in range(0, len(notification_ids), FAN_OUT_CHUNK):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                _FAN_OUT_SQL,
+                {
+                    "queue": queue,
+                    "task": task,
+                    "priority": priority,
+                    "ids": notification_ids[begin : begin + FAN_OUT_CHUNK],
+                    "pending": Notification.Status.PENDING,
+                },
+            )
+            deferred += cursor.fetchone()[0]
     return deferred
