@@ -124,8 +124,10 @@ class IntrospectionDepthRule(ValidationRule):
     """Refuses an operation whose introspection goes deeper than GRAPHQL_MAX_INTROSPECTION_DEPTH
     fields (the standard introspection queries of graphql-js and graphql-core are 15 deep)."""
 
+    limit = 15
+
     def enter_document(self, document: Any, *_: Any) -> None:
-        limit = settings.GRAPHQL_MAX_INTROSPECTION_DEPTH
+        limit = self.limit
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
@@ -146,7 +148,15 @@ class IntrospectionDepthRule(ValidationRule):
 def introspection_depth_limiter() -> SchemaExtension:
     """Both: a plain depth limit on introspection, and graphql-js's rule against nesting
     `fields`/`interfaces`/`possibleTypes`/`inputFields` (the fan-out a depth limit misses)."""
-    return AddValidationRules([IntrospectionDepthRule, MaxIntrospectionDepthRule])
+    rule = _introspection_depth_rule(settings.GRAPHQL_MAX_INTROSPECTION_DEPTH)
+    return AddValidationRules([rule, MaxIntrospectionDepthRule])
+
+
+@lru_cache(maxsize=8)
+def _introspection_depth_rule(limit: int) -> type[ValidationRule]:
+    """One rule class per limit: the validation cache is keyed by the rules, so a changed
+    setting must make a different rule (and one per request would never hit the cache)."""
+    return type(f"IntrospectionDepthRule{limit}", (IntrospectionDepthRule,), {"limit": limit})
 
 
 # --- one operation at a time, by name ----------------------------------------------------------

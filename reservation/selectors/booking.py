@@ -87,7 +87,8 @@ class SlotQuery:
 
 # The policy, the availability inputs and the busy time in one round trip: a booking runs
 # this under the provider's lock, and every statement there is time the lock is held.
-# Rows: P (the policy as JSON), W (window), H (weekly hours), O (time off), B (busy), L (a
+# Rows: P (the policy as JSON), W (window), H (weekly hours), O (time off), B (busy: live
+# reservations, and the connected calendars' busy time), L (a
 # lapsed hold in the range: not busy, but in the exclusion constraint's way until expired),
 # and for a booking C: the client's live holds and the reservation of their idempotency key.
 # The busy part is written to use the exclusion constraint's GiST index
@@ -134,6 +135,11 @@ WHERE int8range(r.provider_id, r.provider_id, '[]') = int8range(%(provider)s, %(
         && tstzrange(%(start)s - bounds.margin, %(end)s + bounds.margin, '[)')
     AND r.status IN ('HELD', 'CONFIRMED')
     AND r.id <> %(exclude)s
+UNION ALL
+SELECT 'B', x.start, x."end", NULL, NULL, NULL, NULL
+FROM reservation_externalbusy AS x, bounds
+WHERE x.user_id = %(user)s
+    AND x."end" > %(start)s - bounds.margin AND x.start < %(end)s + bounds.margin
 UNION ALL
 SELECT 'C', NULL, NULL,
     (SELECT count(*) FROM reservation_reservation
