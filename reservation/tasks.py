@@ -1,9 +1,11 @@
 """Background jobs (Procrastinate). Enqueue them inside the transaction of the action that
 causes them: the job table is the outbox, so a rollback drops them and a commit keeps them."""
 
+import json
 import logging
 
-from procrastinate import RetryStrategy
+from asgiref.sync import sync_to_async
+from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import ConnectorException
 from procrastinate.jobs import Status
@@ -39,15 +41,25 @@ def expire_holds(timestamp: int) -> int:
 MAIL_RETRY = RetryStrategy(max_attempts=10, linear_wait=30, exponential_wait=2)
 
 
-@app.task(queue="mail", name="reservation.send_notification", retry=MAIL_RETRY)
-def send_notification(notification_id: int) -> str:
+@app.task(queue="mail", name="reservation.send_notification", retry=MAIL_RETRY, pass_context=True)
+def send_notification(context: JobContext | None = None, /, *, notification_id: int) -> str:
     """Send one recorded e-mail (services.mail.notification_send). Idempotent: a notification
     already SENT is not sent again, so a retried job does not mail twice. A failure is recorded
-    on the row, then raised, and Procrastinate retries the job per MAIL_RETRY; once those are
-    used up the job ends `failed` and the row stays FAILED with its last error."""
+    on the row (RETRYING), then raised, and Procrastinate retries the job per MAIL_RETRY; the
+    last attempt records FAILED and the job ends `failed`. Called directly (no job context),
+    a failure is taken for one that will be retried."""
     from reservation.services.mail import notification_send
 
-    return notification_send(notification_id=notification_id, now=utcnow())
+    return notification_send(
+        notification_id=notification_id, now=utcnow(), final_attempt=_is_last_attempt(context)
+    )
+
+
+def _is_last_attempt(context: JobContext | None) -> bool:
+    """Whether a failure of this run is final: the job's retries are used up."""
+    if context is None or context.job is None:
+        return False
+    return context.job.attempts >= (MAIL_RETRY.max_attempts or 0)
 
 
 # Reminders: eight retries, 2 s after the first failure, then 14 s, 28 s, ... growing to about
@@ -103,6 +115,8 @@ async def _retry_stalled(
         try:
             if job.attempts >= (strategy.max_attempts or 0):
                 await job_manager.finish_job(job=job, status=Status.FAILED, delete_job=False)
+                if task is send_notification:
+                    await sync_to_async(_give_up_notification)(job.task_kwargs)
                 logger.error("gave up on stalled job %s after %d runs", job.id, job.attempts + 1)
                 continue
             await job_manager.retry_job(job)
@@ -112,3 +126,15 @@ async def _retry_stalled(
         retried.append(job.id)
         logger.warning("retried stalled job %s", job.id)
     return retried
+
+
+def _give_up_notification(task_kwargs: dict | str) -> None:
+    """The job of a notification will not run again: its row says FAILED, not RETRYING."""
+    from reservation.models import Notification
+
+    if isinstance(task_kwargs, str):  # as some connectors hand back the JSON column
+        task_kwargs = json.loads(task_kwargs)
+    Notification.objects.filter(
+        pk=task_kwargs.get("notification_id"),
+        status__in=[Notification.Status.PENDING, Notification.Status.RETRYING],
+    ).update(status=Notification.Status.FAILED)

@@ -159,6 +159,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "api.observability.RequestIdMiddleware",  # first: its id is on every log line after it
+    "api.metrics.HttpMetricsMiddleware",  # counts every response, whatever answered it
     "api.replica_middleware.ReadYourWritesMiddleware",  # around all that may write (sessions)
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -252,6 +253,10 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Rendezvous <rendezvous@localhost>")
 MAIL_DOMAIN = os.environ.get("MAIL_DOMAIN", "rendezvous.localhost")
+# A mail the SMTP server accepted while the database went away is recorded as sent once the
+# database is back, tried for this long (services.mail.notification_send); past it the retry
+# sends it again, with the same Message-ID.
+MAIL_RECORD_SENT_TIMEOUT_SECONDS = env_int("MAIL_RECORD_SENT_TIMEOUT_SECONDS", 120)
 
 # Reminders over HTTP channels (Telegram Bot API, an SMS gateway, webhooks, Slack).
 TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org")

@@ -312,22 +312,29 @@ def test_the_migrations_check_is_cached_briefly(
 
 
 @pytest.mark.usefixtures("metrics_on")
-def test_metrics_time_each_operation_by_name_and_type(
+def test_metrics_time_each_operation_by_its_root_fields_not_its_name(
     gql: GraphQL, http: HttpClient, provider: Provider
 ) -> None:
     count = sample(
-        "rendezvous_graphql_operation_duration_seconds_count", operation="Slots", type="query"
+        "rendezvous_graphql_operation_duration_seconds_count",
+        root_fields="availableSlots",
+        type="query",
     )
     before = scrape(http).get(count, 0.0)
 
     assert gql(SLOTS, slots_variables(provider)).status_code == 200
+    # The client's name for it changes nothing
+    renamed = SLOTS.replace("query Slots", "query WhateverTheClientLikes", 1)
+    assert renamed != SLOTS
+    assert gql(renamed, slots_variables(provider)).status_code == 200
 
     after = scrape(http)
-    assert after[count] == before + 1
+    assert after[count] == before + 2
+    assert not [key for key in after if "WhateverTheClientLikes" in repr(key)]
     assert (
         sample(
             "rendezvous_graphql_operation_duration_seconds_bucket",
-            operation="Slots",
+            root_fields="availableSlots",
             type="query",
             le="+Inf",
         )
@@ -335,15 +342,48 @@ def test_metrics_time_each_operation_by_name_and_type(
     )
 
 
+def test_root_fields_follow_fragments_and_leave_out_typename() -> None:
+    from graphql import parse
+
+    document = parse(
+        """
+        query A { __typename me { id } ...F ... on Query { providers(first: 1) { totalCount } } }
+        fragment F on Query { me { email } availableSlots { start } }
+        mutation B { reservationCreate { __typename } }
+        """
+    )
+
+    assert metrics.root_fields(document, "A") == ["availableSlots", "me", "providers"]
+    assert metrics.root_fields(document, "B") == ["reservationCreate"]
+    assert metrics.root_fields(document, "C") == []
+
+
 def test_operation_labels_are_bounded(settings: Settings) -> None:
     settings.METRICS_MAX_OPERATION_NAMES = len(metrics._operation_names.seen) + 1
 
-    assert metrics.operation_label(None) == "anonymous"
-    assert metrics.operation_label("not a name!") == "anonymous"
-    assert metrics.operation_label("x" * 65) == "anonymous"
-    assert metrics.operation_label("FirstNewName") == "FirstNewName"
-    assert metrics.operation_label("SecondNewName") == "other"
-    assert metrics.operation_label("FirstNewName") == "FirstNewName"
+    assert metrics.root_fields_label([]) == "__typename"
+    assert metrics.root_fields_label(["me", "providers"]) == "me+providers"
+    assert metrics.root_fields_label(["availableSlots", "me"]) == "other"
+    assert metrics.root_fields_label(["me", "providers"]) == "me+providers"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("metrics_on")
+def test_metrics_count_http_responses_by_status(http: HttpClient, settings: Settings) -> None:
+    ok, unauthorized = (
+        sample("rendezvous_http_responses_total", status="200"),
+        sample("rendezvous_http_responses_total", status="401"),
+    )
+    before = scrape(http)
+    settings.METRICS_TOKEN = "scrape-secret-0123456789"
+    assert http.get("/metrics").status_code == 401
+    assert http.get("/healthz").status_code == 200
+
+    after = scrape(http, HTTP_AUTHORIZATION="Bearer scrape-secret-0123456789")
+
+    # the scrape before counted itself once its response was made: +1 for /healthz, +1 for it
+    assert after[ok] == before.get(ok, 0.0) + 2
+    assert after[unauthorized] == before.get(unauthorized, 0.0) + 1
 
 
 @pytest.mark.usefixtures("metrics_on")
@@ -463,7 +503,11 @@ def test_metrics_add_up_the_processes_in_multiprocess_mode(
         "from api import metrics; metrics.record_holds_expired(2); "
         "metrics.record_graphql_error('NOT_FOUND')"
     )
-    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    environment = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "RENDEZVOUS_METRICS_PROCESS": "web",  # as devops/gunicorn.conf.py sets for its workers
+    }
     for _ in range(2):
         subprocess.run(  # noqa: S603
             [sys.executable, "-c", code], env=environment, cwd=BASE_DIR, check=True
@@ -479,18 +523,54 @@ def test_metrics_add_up_the_processes_in_multiprocess_mode(
     assert scraped[sample("rendezvous_metrics_database_up")] == 1
 
 
+def test_short_commands_leave_no_metrics_files_and_a_missing_folder_is_created(
+    tmp_path: Path,
+) -> None:
+    code = (
+        "import django, os; django.setup(); from api import metrics; "
+        "metrics.record_holds_expired(1); print(os.environ.get('PROMETHEUS_MULTIPROC_DIR'))"
+    )
+
+    def run(**env: str) -> str:
+        environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "settings", **env}
+        return subprocess.run(  # noqa: S603
+            [sys.executable, "-c", code],
+            env=environment,
+            cwd=BASE_DIR,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    # A manage.py-like process that inherited the variable: in-memory metrics, no files
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    assert run(PROMETHEUS_MULTIPROC_DIR=str(shared), RENDEZVOUS_METRICS_PROCESS="") == "None"
+    assert list(shared.iterdir()) == []
+    # A gunicorn worker whose folder does not exist yet: created, and written to
+    missing = tmp_path / "not" / "yet"
+    assert run(PROMETHEUS_MULTIPROC_DIR=str(missing), RENDEZVOUS_METRICS_PROCESS="web") == str(
+        missing
+    )
+    assert [path.name.split("_")[0] for path in missing.iterdir()] == ["counter"]
+
+
 def test_gunicorn_drops_a_dead_workers_live_gauges(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setenv("METRICS_DIR", str(tmp_path))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # the config sets it: undone after
+    monkeypatch.setenv("RENDEZVOUS_METRICS_PROCESS", "")
     config = runpy.run_path(str(BASE_DIR / "devops" / "gunicorn.conf.py"))
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path)
+    config["on_starting"](None)  # a fresh, existing folder
+    assert list(tmp_path.iterdir()) == []
     (tmp_path / "gauge_livesum_4242.db").write_bytes(b"")
     (tmp_path / "counter_4242.db").write_bytes(b"")
 
     config["child_exit"](None, SimpleNamespace(pid=4242))
 
     assert sorted(path.name for path in tmp_path.iterdir()) == ["counter_4242.db"]
-    assert '"request_id":"%({x-request-id}o)s"' in config["access_log_format"]
 
 
 @pytest.mark.django_db

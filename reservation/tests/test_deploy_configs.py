@@ -50,7 +50,12 @@ _ENV_READ = re.compile(
 # Read by the image itself (entrypoint, healthcheck), not by Django.
 IMAGE_VARIABLES = {"MIGRATE_ON_START", "DB_WAIT_TIMEOUT"}
 # Fixed by the image or by compose.yml and not meant to be set by hand.
-NOT_IN_COMPOSE = {"DJANGO_SETTINGS_MODULE"}
+NOT_IN_COMPOSE = {
+    "DJANGO_SETTINGS_MODULE",
+    # set by devops/gunicorn.conf.py for its own processes (api/metrics.py)
+    "PROMETHEUS_MULTIPROC_DIR",
+    "RENDEZVOUS_METRICS_PROCESS",
+}
 
 
 def variables_read_by_the_code() -> set[str]:
@@ -100,7 +105,14 @@ def test_compose_services_volumes_and_healthchecks():
     assert "/healthz" in " ".join(app["healthcheck"]["test"])
     assert app["environment"]["MIGRATE_ON_START"] == "1"
     assert "MIGRATE_ON_START" not in worker["environment"]
-    assert worker["command"] == ["python", "manage.py", "procrastinate", "worker"]
+    # Exits non-zero when it must be restarted, and the restart policy restarts it.
+    assert worker["command"] == ["python", "manage.py", "worker"]
+    assert worker["restart"] == "unless-stopped"
+    assert worker["healthcheck"]["test"] == ["CMD", "python", "manage.py", "worker", "--check"]
+    # No metrics folder shared between containers.
+    assert "volumes" not in worker
+    assert "volumes" not in app
+    assert "PROMETHEUS_MULTIPROC_DIR" not in app["environment"]
     # The worker starts once the app has migrated (Procrastinate's tables).
     assert worker["depends_on"]["app"]["condition"] == "service_healthy"
     assert app["depends_on"]["db"]["condition"] == "service_healthy"
@@ -358,35 +370,63 @@ def test_gunicorn_config_loads_with_workers_from_the_cores(monkeypatch):
     assert cfg.workers == 3
 
 
-def test_gunicorn_access_log_line_is_json(monkeypatch):
-    from gunicorn.glogging import Logger, SafeAtoms
+def test_gunicorn_lines_are_json_with_iso_times(monkeypatch, tmp_path):
+    """Its access lines (JsonAccessLogger) and its own lines go through the application's
+    JSON formatter: one object per line, an ISO 8601 time, the response's request id."""
+    import io
+    import logging
 
-    cfg = load_gunicorn_config(monkeypatch)
-    logger = Logger(cfg)
+    cfg = load_gunicorn_config(monkeypatch, DEBUG="0", LOG_FORMAT="json")
+    assert cfg.logger_class.__name__ == "JsonAccessLogger"
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    try:
+        logger = cfg.logger_class(cfg)
 
-    class Response:
-        status = "200 OK"
-        sent = 1234
-        headers = [("X-Request-ID", "abc-123"), ("Content-Type", "application/json")]
+        class Response:
+            status = "200 OK"
+            sent = 1234
+            headers = [("X-Request-ID", "abc-123"), ("Content-Type", "application/json")]
 
-    class Request:
-        headers = [("USER-AGENT", 'curl/8 "quoted"'), ("X-REQUEST-ID", "abc-123")]
+        class Request:
+            headers = [("USER-AGENT", 'curl/8 "quoted"'), ("X-REQUEST-ID", "abc-123")]
 
-    environ = {
-        "REMOTE_ADDR": "10.0.0.1",
-        "REQUEST_METHOD": "POST",
-        "RAW_URI": "/graphql",
-        "PATH_INFO": "/graphql",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_USER_AGENT": 'curl/8 "quoted"',
+        environ = {
+            "REMOTE_ADDR": "10.0.0.1",
+            "REQUEST_METHOD": "POST",
+            "RAW_URI": "/graphql",
+            "PATH_INFO": "/graphql",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_USER_AGENT": 'curl/8 "quoted"',
+        }
+        logger.access(Response(), Request(), environ, datetime.timedelta(microseconds=1500))
+        logger.error("Worker (pid:%s) was sent SIGKILL!", 42)
+        [access] = [json.loads(line) for line in sys.stdout.getvalue().splitlines()]
+        [error] = [json.loads(line) for line in sys.stderr.getvalue().splitlines()]
+    finally:
+        for name in ("gunicorn.error", "gunicorn.access"):
+            logging.getLogger(name).handlers.clear()
+    time = access.pop("time")
+    assert datetime.datetime.fromisoformat(time).utcoffset() == datetime.timedelta(0)
+    assert access == {
+        "level": "INFO",
+        "logger": "gunicorn.access",
+        "message": "POST /graphql 200",
+        "remote": "10.0.0.1",
+        "method": "POST",
+        "path": "/graphql",
+        "status": 200,
+        "bytes": 1234,
+        "duration_us": 1500,
+        "request_id": "abc-123",
+        "user_agent": 'curl/8 "quoted"',
     }
-    atoms = logger.atoms(Response(), Request(), environ, datetime.timedelta(microseconds=1500))
-    line = cfg.access_log_format % SafeAtoms(atoms)
-    entry = json.loads(line)
-    assert entry["status"] == 200
-    assert entry["path"] == "/graphql"
-    assert entry["request_id"] == "abc-123"
-    assert entry["user_agent"] == 'curl/8 "quoted"'
+    assert datetime.datetime.fromisoformat(error.pop("time")).tzinfo is not None
+    assert error == {
+        "level": "ERROR",
+        "logger": "gunicorn.error",
+        "message": "Worker (pid:42) was sent SIGKILL!",
+    }
 
 
 # --- Dockerfile, entrypoint, healthcheck --------------------------------------------------------
@@ -547,3 +587,62 @@ def test_healthcheck_fails_when_nothing_listens():
         check=False,
     )
     assert result.returncode == 1
+
+
+def _server_url(database: str) -> str:
+    """The test server of pytest-django's database, for another database on it."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    host = db["HOST"] or "127.0.0.1"
+    if host.startswith("/"):
+        return f"postgresql://{db['USER']}@/{database}?host={host}"
+    return f"postgresql://{db['USER']}@{host}:{db['PORT'] or 5432}/{database}"
+
+
+@pytest.mark.django_db
+def test_two_app_processes_starting_together_both_migrate_and_come_up(tmp_path):
+    """Two entrypoints against one empty database, with a statement timeout (1 ms) that no
+    migration could meet: one takes the lock and migrates, the other waits for it (no
+    timeout on the wait), and both run their command."""
+    import psycopg
+    from django.db import connection
+
+    name = f"{connection.settings_dict['NAME']}_migrate_race"
+    admin = _server_url("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        env = entrypoint_env(
+            DATABASE_URL=_server_url(name),
+            DATABASE_STATEMENT_TIMEOUT_MS="1",
+            MIGRATE_ON_START="1",
+            DB_WAIT_TIMEOUT="30",
+        )
+        processes = [
+            subprocess.Popen(
+                ["/bin/sh", str(ENTRYPOINT), "echo", f"app {i} up"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in (1, 2)
+        ]
+        results = [(p.wait(timeout=300), *p.communicate()) for p in processes]
+        assert [(status, out.splitlines()[-1]) for status, out, _ in results] == [
+            (0, "app 1 up"),
+            (0, "app 2 up"),
+        ], [err[-2000:] for _, _, err in results]
+        # One of them waited for the other, and found nothing left to migrate.
+        assert sum("another process is migrating" in err for _, _, err in results) == 1
+        with psycopg.connect(_server_url(name)) as conn:
+            (applied,) = conn.execute(
+                "SELECT count(*) FROM django_migrations WHERE app = 'reservation'"
+            ).fetchone()
+        assert applied == len(list((ROOT / "reservation" / "migrations").glob("0*.py")))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -217,13 +217,13 @@ def test_while_smtp_is_down_the_job_retries_and_delivers_once_when_it_returns(
     worker = Worker(mailbox, tmp_path / "worker.log")
     try:
         wait_until(
-            lambda: mail_jobs() == [(note.pk, "todo", 1)] and rows([note.pk])[0][1] == "FAILED",
+            lambda: mail_jobs() == [(note.pk, "todo", 1)] and rows([note.pk])[0][1] == "RETRYING",
             timeout=STARTUP,
             worker=worker,
         )
         assert mailbox.messages == []
         assert rows([note.pk]) == [
-            (note.pk, "FAILED", 1, "ConnectionRefusedError: [Errno 111] Connection refused")
+            (note.pk, "RETRYING", 1, "ConnectionRefusedError: [Errno 111] Connection refused")
         ]
         # The first retry waits 2 s (MAIL_RETRY): time enough to bring the server back.
         mailbox.start()
