@@ -73,13 +73,13 @@ async def _run(options: dict[str, Any]) -> int:
     from api.metrics import observe_job
 
     watcher = _StoppedByItself()
-    procrastinate_logger = logging.getLogger("procrastinate.worker")
-    procrastinate_logger.addFilter(watcher)
     try:
         async with app.open_async():
             app.perform_import_paths()
             # App._worker merges the app's worker_defaults (Django's connection cleanup).
             worker = app._worker(worker_middleware=[observe_job], **options)
+            # Its own logger (procrastinate.worker.<name>): a parent's filters never see it.
+            worker.logger.addFilter(watcher)
             publisher = asyncio.create_task(_publish_id(worker))
             try:
                 await worker.run()
@@ -91,7 +91,6 @@ async def _run(options: dict[str, Any]) -> int:
         logger.exception("the worker failed; exiting for the supervisor to restart it")
         return EX_TEMPFAIL
     finally:
-        procrastinate_logger.removeFilter(watcher)
         with suppress(OSError):
             state_file().unlink()
     if watcher.reason:
