@@ -34,6 +34,7 @@ class RequestContext:
     request_id: str
     request: HttpRequest | None = None
     operation: str | None = None
+    link_token_id: int | None = None
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("rendezvous_request", default=None)
@@ -48,6 +49,16 @@ def set_operation(*, name: str | None) -> None:
     context = _current.get()
     if context is not None:
         context.operation = name
+
+
+def set_link_token(*, token_id: int) -> None:
+    """Record the e-mailed link's token that a page authenticated from its URL (a no-op
+    outside a request): the request's actor (API, middleware) does not know it there."""
+    context = _current.get()
+    if context is not None:
+        context.link_token_id = token_id
+        if context.request is not None:  # for Django's response line, written after us
+            context.request.link_token_id = token_id  # type: ignore[attr-defined]
 
 
 def sane_request_id(value: str | None) -> str | None:
@@ -85,7 +96,11 @@ def context_fields(record: logging.LogRecord | None = None) -> dict[str, Any] | 
         request_id = getattr(request, "request_id", None)
         if request_id is None:
             return None
-        context = RequestContext(request_id=request_id, request=request)
+        context = RequestContext(
+            request_id=request_id,
+            request=request,
+            link_token_id=getattr(request, "link_token_id", None),
+        )
     actor = getattr(context.request, "actor", None)
     user = getattr(actor, "user", None)
     api_token = getattr(actor, "api_token", None)
@@ -94,7 +109,7 @@ def context_fields(record: logging.LogRecord | None = None) -> dict[str, Any] | 
         "request_id": context.request_id,
         "user_id": getattr(user, "pk", None),
         "token_id": getattr(api_token, "pk", None),
-        "link_token_id": getattr(access_token, "pk", None),
+        "link_token_id": getattr(access_token, "pk", None) or context.link_token_id,
         "operation": context.operation,
     }
 

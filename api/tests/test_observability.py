@@ -590,3 +590,59 @@ def test_djangos_response_log_line_carries_the_request_id(
         "request_id": "req-401",
         "status_code": 401,
     }
+
+
+# --- log lines of the edge cases ---------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_bad_host_is_one_warning_line_without_a_traceback(
+    http: HttpClient, json_log: io.StringIO
+) -> None:
+    response = http.get("/healthz", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    lines = [json.loads(text) for text in json_log.getvalue().splitlines()]
+    assert [(line["level"], line["logger"]) for line in lines] == [
+        ("WARNING", "django.security.DisallowedHost")
+    ]
+    assert "exception" not in lines[0]
+    assert "evil.example" in lines[0]["message"]
+    assert lines[0]["request_id"]
+
+
+@pytest.mark.django_db
+def test_a_link_pages_lines_name_its_link_token(
+    http: HttpClient, json_log: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.pages import views
+    from reservation.services.events import event_notify
+    from reservation.tests.event_factories import deliver, propose
+    from reservation.tests.factories import NOW, actor_for, make_user
+
+    olga = make_user(email="olga@example.com", name="Olga")
+    make_user(email="ann@example.com", name="Ann")
+    event = propose(olga, "ann@example.com")
+    [notification] = event_notify(
+        actor=actor_for(olga),
+        event_id=event.pk,
+        parties=["ann@example.com"],
+        expected_version=event.version,
+        now=NOW,
+    )
+    secret = deliver(notification)
+    viewed = views.event_view
+
+    def event_view(**kwargs: object) -> object:
+        logging.getLogger("api.pages").info("showing the event")
+        return viewed(**kwargs)
+
+    monkeypatch.setattr(views, "event_view", event_view)
+
+    assert http.get(f"/e/{event.pk}/?token={secret}").status_code == 200
+
+    [line] = [json.loads(text) for text in json_log.getvalue().splitlines()]
+    assert (line["message"], line["link_token_id"]) == (
+        "showing the event",
+        notification.access_token_id,
+    )

@@ -8,6 +8,7 @@ exits, everything stops with its status. SIGINT/SIGTERM (Ctrl-C) stop both grace
     devops/scripts/supervise.py            # from the repository root, with .venv installed
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -51,14 +52,14 @@ def stop(process: subprocess.Popen | None, grace: float = 60.0) -> None:
         process.wait()
 
 
-def main() -> int:
+def main(web_command: list[str] = WEB, worker_command: list[str] = WORKER) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    web = start(WEB)
-    worker: subprocess.Popen | None = start(WORKER)
+    web = start(web_command)
+    worker: subprocess.Popen | None = start(worker_command)
     worker_started = time.monotonic()
     restart_at = 0.0
-    pause = 1.0
+    pause = 0.5  # doubled before use: the first restart waits 1 s
     status = 0
     while not stopping:
         time.sleep(0.2)
@@ -72,7 +73,7 @@ def main() -> int:
             log(f"the worker exited with status {worker.returncode}; restarting in {pause:g} s")
             worker, restart_at = None, time.monotonic() + pause
         if worker is None and time.monotonic() >= restart_at:
-            worker, worker_started = start(WORKER), time.monotonic()
+            worker, worker_started = start(worker_command), time.monotonic()
     log("stopping gunicorn and the worker...")
     stop(worker)
     stop(web)
@@ -82,4 +83,10 @@ def main() -> int:
 
 if __name__ == "__main__":
     os.chdir(ROOT)
-    sys.exit(main())
+    # Tests give other commands, as JSON lists: SUPERVISE_WEB, SUPERVISE_WORKER.
+    sys.exit(
+        main(
+            json.loads(os.environ.get("SUPERVISE_WEB") or "null") or WEB,
+            json.loads(os.environ.get("SUPERVISE_WORKER") or "null") or WORKER,
+        )
+    )

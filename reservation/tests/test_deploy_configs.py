@@ -646,3 +646,42 @@ def test_two_app_processes_starting_together_both_migrate_and_come_up(tmp_path):
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_make_runs_supervisor_restarts_the_worker_whatever_its_status(tmp_path):
+    """devops/scripts/supervise.py (make run): a worker that exits, 0 or 75, is started again
+    (after 1 s, then 2 s...); SIGTERM stops the web process and the worker, status 0."""
+    import signal
+    import time
+
+    runs = tmp_path / "runs"
+    worker = [
+        sys.executable,
+        "-c",
+        f"import sys; f = open({str(runs)!r}, 'a'); f.write('x'); f.close(); "
+        "sys.exit(75 if len(open(" + repr(str(runs)) + ").read()) % 2 else 0)",
+    ]
+    web = [sys.executable, "-c", "import time; time.sleep(120)"]
+    supervisor = subprocess.Popen(
+        [sys.executable, str(DEVOPS / "scripts" / "supervise.py")],
+        env={
+            **os.environ,
+            "SUPERVISE_WEB": json.dumps(web),
+            "SUPERVISE_WORKER": json.dumps(worker),
+        },
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while (not runs.exists() or len(runs.read_text()) < 3) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(runs.read_text()) >= 3  # started, restarted after 75, restarted after 0
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        status = supervisor.wait(timeout=30)
+    log = supervisor.stderr.read()
+    assert status == 0, log
+    assert "the worker exited with status 75; restarting in 1 s" in log
+    assert "the worker exited with status 0; restarting in 2 s" in log
+    assert "stopped." in log
