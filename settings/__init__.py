@@ -99,6 +99,10 @@ if DATABASE_STATEMENT_TIMEOUT_MS < 0:
 DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", "")
 DATABASE_REPLICA_CONNECT_TIMEOUT = env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 2)
 DATABASE_REPLICA_RETRY_SECONDS = env_int("DATABASE_REPLICA_RETRY_SECONDS", 30)
+# After a request writes, its client (API token, session or e-mailed link) reads from the
+# primary for this long, across requests: longer than the replicas' usual lag. Kept in the
+# cache (REDIS_URL: shared by every process; without it, per process). 0: per request only.
+READ_YOUR_WRITES_SECONDS = env_int("READ_YOUR_WRITES_SECONDS", 15)
 if DATABASE_REPLICA_CONNECT_TIMEOUT < 2:
     # libpq (and psycopg) treat anything below 2 s as 2 s, and 0 as "wait forever".
     raise ImproperlyConfigured("DATABASE_REPLICA_CONNECT_TIMEOUT must be at least 2 (seconds).")
