@@ -17,7 +17,7 @@ export DEBUG ?= 1
 # pipenv from the machine if it has one, else a private copy under .local/tools.
 PIPENV := $(shell command -v pipenv 2>/dev/null || echo .local/tools/bin/pipenv)
 
-.PHONY: help install db db-stop migrate demo run test lint schema bench clean
+.PHONY: help install db db-stop migrate demo run test lint schema bench clean backup restore
 
 help:
 	@echo "make run     install, migrate, load demo data, serve http://127.0.0.1:8000/graphql + worker"
@@ -25,6 +25,7 @@ help:
 	@echo "make schema  regenerate schema.graphql after changing the API"
 	@echo "make bench   run the benchmarks under devops/bench"
 	@echo "make db-stop stop the embedded PostgreSQL"
+	@echo "make backup  pg_dump the database into backups/ (make restore BACKUP=file puts it back)"
 
 .local/tools/bin/pipenv:
 	$(PYTHON) -m venv .local/tools
@@ -72,6 +73,14 @@ bench: migrate
 	$(PY) devops/bench/run.py
 	$(PY) devops/bench/freetime.py
 	$(PY) devops/bench/freetime_db.py
+
+# Backups of DATABASE_URL's database (or the embedded one): see README, Operating it.
+backup: db
+	$(PY) devops/scripts/backup.py backup $(BACKUP)
+
+restore: db
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=backups/<file>.dump"; exit 2; }
+	$(PY) devops/scripts/backup.py restore $(BACKUP)
 
 clean:
 	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles

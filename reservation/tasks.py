@@ -3,6 +3,7 @@ causes them: the job table is the outbox, so a rollback drops them and a commit 
 
 import json
 import logging
+from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from procrastinate import JobContext, RetryStrategy
@@ -138,3 +139,29 @@ def _give_up_notification(task_kwargs: dict | str) -> None:
         pk=task_kwargs.get("notification_id"),
         status__in=[Notification.Status.PENDING, Notification.Status.RETRYING],
     ).update(status=Notification.Status.FAILED)
+
+
+@app.periodic(cron="17 3 * * *", periodic_id="prune_old_data")
+@app.task(queue="maintenance", queueing_lock="prune_old_data", name="reservation.prune_old_data")
+async def prune_old_data(timestamp: int) -> int:
+    """Every night: delete Procrastinate jobs finished (succeeded, failed, cancelled or
+    aborted) more than RETENTION_JOBS_DAYS ago, and empty the bodies of notifications sent
+    more than RETENTION_NOTIFICATION_BODY_DAYS ago (their row, subject and status stay).
+    0 keeps them for ever. Returns the number of bodies emptied."""
+    from django.conf import settings
+
+    from reservation.services.retention import notification_bodies_prune
+
+    if settings.RETENTION_JOBS_DAYS > 0:
+        await app.job_manager.delete_old_jobs(
+            nb_hours=settings.RETENTION_JOBS_DAYS * 24,
+            include_failed=True,
+            include_cancelled=True,
+            include_aborted=True,
+        )
+    if settings.RETENTION_NOTIFICATION_BODY_DAYS <= 0:
+        return 0
+    cutoff = utcnow() - timedelta(days=settings.RETENTION_NOTIFICATION_BODY_DAYS)
+    pruned = await sync_to_async(notification_bodies_prune)(sent_before=cutoff)
+    logger.info("pruned the bodies of %d sent notifications", pruned)
+    return pruned

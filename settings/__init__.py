@@ -166,6 +166,7 @@ MIDDLEWARE = [
     "api.metrics.HttpMetricsMiddleware",  # counts every response, whatever answered it
     "api.replica_middleware.ReadYourWritesMiddleware",  # around all that may write (sessions)
     "django.middleware.security.SecurityMiddleware",
+    "api.csp.ContentSecurityPolicyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -212,6 +213,24 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# In production static files get content-hashed names (collectstatic writes a manifest) and
+# whitenoise serves those with far-future, immutable caching; while developing (DEBUG) the
+# plain names, so nothing needs collecting first.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Every HTML page (api.csp): scripts from this origin only, no CDN, no inline script.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "api.views.csrf_failure"
@@ -261,6 +280,10 @@ MAIL_DOMAIN = os.environ.get("MAIL_DOMAIN", "rendezvous.localhost")
 # database is back, tried for this long (services.mail.notification_send); past it the retry
 # sends it again, with the same Message-ID.
 MAIL_RECORD_SENT_TIMEOUT_SECONDS = env_int("MAIL_RECORD_SENT_TIMEOUT_SECONDS", 120)
+# Retention (tasks.prune_old_data, every night): finished Procrastinate jobs are deleted, and
+# sent notifications' bodies emptied, after this many days; 0 keeps them for ever.
+RETENTION_JOBS_DAYS = env_int("RETENTION_JOBS_DAYS", 30)
+RETENTION_NOTIFICATION_BODY_DAYS = env_int("RETENTION_NOTIFICATION_BODY_DAYS", 90)
 
 # Reminders over HTTP channels (Telegram Bot API, an SMS gateway, webhooks, Slack).
 TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org")

@@ -646,3 +646,17 @@ def test_a_link_pages_lines_name_its_link_token(
         "showing the event",
         notification.access_token_id,
     )
+
+
+@pytest.mark.django_db
+def test_every_html_page_has_the_csp_and_json_answers_none(http: HttpClient) -> None:
+    page = http.get("/e/1/?token=rdve_nothing")  # the "link is not valid" page
+    health = http.get("/healthz")
+
+    assert (page["Content-Type"], page.status_code) == ("text/html; charset=utf-8", 403)
+    policy = page["Content-Security-Policy"]
+    assert "script-src 'self';" in policy
+    assert "default-src 'self';" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "http" not in policy  # no CDN
+    assert "Content-Security-Policy" not in health

@@ -492,3 +492,52 @@ def test_the_last_attempt_records_failed_the_others_retrying(tmp_path: Path) -> 
             notification_send(notification_id=note.pk, now=NOW, final_attempt=True)
         assert rows([note.pk])[0][1:3] == ("FAILED", 2)
     assert job.status == "todo"
+
+
+def test_old_finished_jobs_and_sent_bodies_are_pruned_recent_ones_kept(settings: object) -> None:
+    """prune_old_data: finished jobs past RETENTION_JOBS_DAYS go (todo ones never), sent
+    notifications past RETENTION_NOTIFICATION_BODY_DAYS lose their body (not their row)."""
+    from django.utils import timezone
+
+    settings.RETENTION_JOBS_DAYS = 30  # type: ignore[attr-defined]
+    settings.RETENTION_NOTIFICATION_BODY_DAYS = 90  # type: ignore[attr-defined]
+    people = [make_user(email=f"p{i}@example.com") for i in range(4)]
+    old_sent, new_sent, old_failed, pending = enqueue(people)
+    now = timezone.now()
+    Notification.objects.filter(pk=old_sent.pk).update(
+        status="SENT", sent_at=now - timedelta(days=91)
+    )
+    Notification.objects.filter(pk=new_sent.pk).update(
+        status="SENT", sent_at=now - timedelta(days=89)
+    )
+    Notification.objects.filter(pk=old_failed.pk).update(status="FAILED")
+    with connection.cursor() as cursor:
+        for note, status, days in (
+            (old_sent, "succeeded", 31),
+            (new_sent, "succeeded", 29),
+            (old_failed, "failed", 31),
+            (pending, "todo", 31),
+        ):
+            cursor.execute(
+                "UPDATE procrastinate_jobs SET status = %s WHERE args->>'notification_id' = %s"
+                " RETURNING id",
+                [status, str(note.pk)],
+            )
+            (job_id,) = cursor.fetchone()
+            cursor.execute(
+                "UPDATE procrastinate_events SET at = NOW() - make_interval(days => %s)"
+                " WHERE job_id = %s",
+                [days, job_id],
+            )
+
+    assert async_to_sync(tasks.prune_old_data.func)(timestamp=0) == 1
+
+    assert [pk for pk, _, _ in mail_jobs()] == sorted([new_sent.pk, pending.pk])
+    bodies = dict(Notification.objects.values_list("pk", "body"))
+    assert [bodies[n.pk] == "" for n in (old_sent, new_sent, old_failed, pending)] == [
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert Notification.objects.count() == 4
