@@ -25,8 +25,13 @@ import django  # noqa: E402
 
 django.setup()
 
+import logging  # noqa: E402
+
 from django.core.management import call_command  # noqa: E402
 from django.db import OperationalError, connection  # noqa: E402
+
+# Through the app's LOGGING: JSON lines in production, like every other line.
+log = logging.getLogger("rendezvous.entrypoint")
 
 timeout = float(os.environ.get("DB_WAIT_TIMEOUT") or 60)
 deadline = time.monotonic() + timeout
@@ -37,14 +42,14 @@ while True:
         break
     except OperationalError as exc:
         if time.monotonic() >= deadline:
-            print(f"entrypoint: no database after {timeout:g} s: {exc}", file=sys.stderr)
+            log.error("entrypoint: no database after %g s: %s", timeout, exc)
             sys.exit(1)
         if not waited:
-            print("entrypoint: waiting for the database...", file=sys.stderr)
+            log.warning("entrypoint: waiting for the database...")
             waited = True
         time.sleep(1)
 if waited:
-    print("entrypoint: the database is up", file=sys.stderr)
+    log.info("entrypoint: the database is up")
 
 if os.environ.get("MIGRATE_ON_START", "0") == "1":
     # Several app containers starting at once: one migrates, the others wait for it, then
@@ -54,10 +59,12 @@ if os.environ.get("MIGRATE_ON_START", "0") == "1":
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock])
         (got_it,) = cursor.fetchone()
         if not got_it:
-            print("entrypoint: another process is migrating; waiting for it", file=sys.stderr)
+            log.info("entrypoint: another process is migrating; waiting for it")
             cursor.execute("SELECT pg_advisory_lock(%s)", [lock])
     try:
-        call_command("migrate", interactive=False)
+        log.info("entrypoint: applying migrations")
+        call_command("migrate", interactive=False, verbosity=0)
+        log.info("entrypoint: migrations applied")
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [lock])
