@@ -50,8 +50,21 @@ def env_rate(name: str, default: str) -> tuple[int, int]:
     return int(count), RATE_UNITS[unit]
 
 
+def env_secret(name: str) -> str:
+    """A secret from the environment, or read from the file named by <name>_FILE (compose's
+    generated secrets, Docker/Kubernetes secrets); "" when neither is set."""
+    value = os.environ.get(name, "")
+    path = os.environ.get(f"{name}_FILE", "")
+    if value or not path:
+        return value
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from exc
+
+
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", INSECURE_DEFAULT_SECRET_KEY)
+SECRET_KEY = env_secret("SECRET_KEY") or INSECURE_DEFAULT_SECRET_KEY
 if not DEBUG and SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY:
     raise ImproperlyConfigured(
         "SECRET_KEY is the insecure default while DEBUG is off. Set SECRET_KEY to a long random "
@@ -129,6 +142,9 @@ def database_config(url: str, *, connect_timeout: int | None = None) -> dict:
 
 
 DATABASES = {"default": database_config(os.environ.get("DATABASE_URL") or EMBEDDED_DATABASE_URL)}
+# The password may come from a file instead of DATABASE_URL (compose's generated secret).
+if not DATABASES["default"].get("PASSWORD") and env_secret("DATABASE_PASSWORD"):
+    DATABASES["default"]["PASSWORD"] = env_secret("DATABASE_PASSWORD")
 for _index, _url in enumerate(DATABASE_REPLICA_URLS):
     DATABASES[f"replica_{_index}"] = database_config(
         _url, connect_timeout=DATABASE_REPLICA_CONNECT_TIMEOUT

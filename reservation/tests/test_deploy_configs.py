@@ -44,7 +44,7 @@ needs_yaml = pytest.mark.skipif(
 
 # Environment variables the code reads: settings/*.py and the gunicorn config.
 _ENV_READ = re.compile(
-    r"""(?:os\.environ\.get|os\.getenv|env_bool|env_int|env_list|env_rate|os\.environ\[)"""
+    r"""(?:os\.environ\.get|os\.getenv|env_bool|env_int|env_list|env_rate|env_secret|os\.environ\[)"""
     r"""\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
 )
 # Read by the image itself (entrypoint, healthcheck), not by Django.
@@ -74,19 +74,79 @@ def compose() -> dict:
 # --- compose.yml ------------------------------------------------------------------------------
 
 
-def test_compose_text_names_every_service_and_requires_the_secret():
+def test_compose_text_works_on_a_fresh_clone_and_with_compose_v1():
     text = compose_text()
     services = set(re.findall(r"^  ([a-z][a-z0-9_-]*):\s*$", text.split("\nservices:", 1)[1], re.M))
-    assert {"db", "app", "worker", "redis", "nginx", "mail"} <= services
-    assert "${SECRET_KEY:?" in text, "SECRET_KEY must be required, not defaulted"
+    assert {"secrets", "db", "app", "worker", "redis", "nginx", "mail"} <= services
+    # Nothing to write in .env first: no required variable.
+    assert ":?" not in text
+    # docker-compose v1 refuses a top-level name:
+    assert not re.search(r"^name:", text, re.M)
+    # Every image pinned to a version (never latest, stable or a bare major).
+    images = re.findall(r"^\s+image: (\S+)$", text, re.M)
+    pinned = [i for i in images if not i.startswith("${")]
+    assert pinned, images
+    for image in pinned:
+        tag = image.rsplit(":", 1)[-1]
+        assert re.fullmatch(r"v?\d+\.\d+(\.\d+)?(-[a-z0-9]+)?", tag), image
     assert "\t" not in text, "YAML forbids tabs for indentation"
+
+
+def test_secrets_are_made_once_kept_and_overridden_by_the_environment(tmp_path, monkeypatch):
+    """devops/make_secrets.py (compose's `secrets` service) and settings' *_FILE reading."""
+    script = DEVOPS / "make_secrets.py"
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "POSTGRES_PASSWORD"}}
+
+    def run(**env: str) -> str:
+        return subprocess.run(
+            [sys.executable, str(script), str(tmp_path / "s")],
+            env={**clean, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    assert run() == "secrets: made secret_key, postgres_password"
+    key = (tmp_path / "s" / "secret_key").read_text()
+    password = (tmp_path / "s" / "postgres_password").read_text()
+    assert (len(key), len(password)) == (64, 32)
+    assert run() == "secrets: kept the existing ones"
+    assert (tmp_path / "s" / "secret_key").read_text() == key
+    assert run(POSTGRES_PASSWORD="from-env") == "secrets: made postgres_password"
+    assert (tmp_path / "s" / "postgres_password").read_text() == "from-env"
+
+    code = (
+        "import settings as s; "
+        "print(s.SECRET_KEY == open(s.os.environ['SECRET_KEY_FILE']).read(), "
+        "s.DATABASES['default']['PASSWORD'])"
+    )
+    settings_env = {
+        **clean,
+        "DEBUG": "0",
+        "SECRET_KEY_FILE": str(tmp_path / "s" / "secret_key"),
+        "DATABASE_URL": "postgresql://rendezvous@db:5432/rendezvous",
+        "DATABASE_PASSWORD_FILE": str(tmp_path / "s" / "postgres_password"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=settings_env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "True from-env", out.stderr
+    # Production still refuses the default: no key, no file
+    del settings_env["SECRET_KEY_FILE"]
+    refused = subprocess.run(
+        [sys.executable, "-c", code], env=settings_env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert refused.returncode != 0
+    assert "SECRET_KEY is the insecure default while DEBUG is off" in refused.stderr
 
 
 @needs_yaml
 def test_compose_services_volumes_and_healthchecks():
     config = compose()
     services = config["services"]
-    assert set(services) == {"db", "app", "worker", "redis", "nginx", "mail"}
+    assert set(services) == {"secrets", "db", "app", "worker", "redis", "nginx", "mail"}
+    assert services["secrets"]["restart"] == "no"
+    assert services["db"]["depends_on"]["secrets"]["condition"] == "service_completed_successfully"
 
     db = services["db"]
     assert db["image"].startswith("postgres:")
@@ -109,9 +169,8 @@ def test_compose_services_volumes_and_healthchecks():
     assert worker["command"] == ["python", "manage.py", "worker"]
     assert worker["restart"] == "unless-stopped"
     assert worker["healthcheck"]["test"] == ["CMD", "python", "manage.py", "worker", "--check"]
-    # No metrics folder shared between containers.
-    assert "volumes" not in worker
-    assert "volumes" not in app
+    # No metrics folder shared between containers: the secrets only, read-only.
+    assert worker["volumes"] == app["volumes"] == ["secrets:/var/lib/rendezvous/secrets:ro"]
     assert "PROMETHEUS_MULTIPROC_DIR" not in app["environment"]
     # The worker starts once the app has migrated (Procrastinate's tables).
     assert worker["depends_on"]["app"]["condition"] == "service_healthy"
@@ -120,7 +179,9 @@ def test_compose_services_volumes_and_healthchecks():
     assert "ports" not in worker
 
     env = app["environment"]
-    assert env["SECRET_KEY"].startswith("${SECRET_KEY:?")
+    assert env["SECRET_KEY"] == "${SECRET_KEY:-}"
+    assert env["SECRET_KEY_FILE"] == "/var/lib/rendezvous/secrets/secret_key"
+    assert env["DATABASE_PASSWORD_FILE"] == "/var/lib/rendezvous/secrets/postgres_password"
     assert env["DEBUG"] == "0"
     assert "@db:5432/" in env["DATABASE_URL"]
     assert env["EMAIL_HOST"] == "${EMAIL_HOST:-mail}"
@@ -182,10 +243,6 @@ def test_docker_compose_config(tmp_path):
         "POSTGRES_PASSWORD": "test-password",
     }
     path = COMPOSE
-    if command[0].endswith("docker-compose"):
-        # Compose v1 predates the top-level `name:`; the rest is checked as is.
-        path = tmp_path / "compose.yml"
-        path.write_text(re.sub(r"^name: .*\n", "", compose_text(), flags=re.M))
     result = subprocess.run(
         [*command, "--project-directory", str(ROOT), "-f", str(path), "config"],
         capture_output=True,
@@ -197,17 +254,17 @@ def test_docker_compose_config(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "gunicorn" in result.stdout
 
-    without_secret = {k: v for k, v in env.items() if k != "SECRET_KEY"}
-    refused = subprocess.run(
+    # A fresh clone: nothing set, still valid (the secrets are generated at first start).
+    fresh = {k: v for k, v in env.items() if k not in {"SECRET_KEY", "POSTGRES_PASSWORD"}}
+    config = subprocess.run(
         [*command, "--project-directory", str(ROOT), "-f", str(path), "config"],
         capture_output=True,
         text=True,
-        env=without_secret,
+        env=fresh,
         cwd=ROOT,
         check=False,
     )
-    assert refused.returncode != 0
-    assert "SECRET_KEY" in refused.stderr
+    assert config.returncode == 0, config.stderr
 
 
 # --- nginx ------------------------------------------------------------------------------------
