@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -405,6 +406,10 @@ def load_gunicorn_config(monkeypatch, **env):
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    # The config sets these for gunicorn's own processes: undone after the test.
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "RENDEZVOUS_METRICS_PROCESS"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("METRICS_DIR", str(Path(tempfile.mkdtemp(prefix="rdv-gunicorn-"))))
 
     class ConfigOnly(Application):
         def init(self, parser, opts, args):
