@@ -44,7 +44,8 @@ NotificationKind = strawberry.enum(
 NotificationStatus = strawberry.enum(
     models.Notification.Status,
     name="NotificationStatus",
-    description="PENDING (recorded, to be sent by a background job), SENT or FAILED.",
+    description="PENDING (recorded, to be sent by a background job), SENT, RETRYING (an "
+    "attempt failed; it will be tried again) or FAILED (given up).",
 )
 
 
