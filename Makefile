@@ -17,7 +17,7 @@ export DEBUG ?= 1
 # pipenv from the machine if it has one, else a private copy under .local/tools.
 PIPENV := $(shell command -v pipenv 2>/dev/null || echo .local/tools/bin/pipenv)
 
-.PHONY: help install db db-stop migrate demo run test lint schema bench clean graphiql examples tui http-audit
+.PHONY: help install db db-stop migrate demo run test lint schema bench clean graphiql examples tui http-audit backup restore stack stack-check
 
 help:
 	@echo "make run     install, migrate, load demo data, serve http://127.0.0.1:8000/graphql + worker"
@@ -28,6 +28,9 @@ help:
 	@echo "make http-audit URL=...  graphql-http's GraphQL-over-HTTP audit against a running server"
 	@echo "make db-stop stop the embedded PostgreSQL"
 	@echo "make tui     the terminal client (ARGS=\"--url ... login\"; see README, Terminal client)"
+	@echo "make stack   the production stack natively: nginx, gunicorn, worker, PostgreSQL, Redis, mail"
+	@echo "make stack-check  start it, check it end to end, stop it"
+	@echo "make backup  pg_dump the database into backups/ (make restore BACKUP=file puts it back)"
 
 .local/tools/bin/pipenv:
 	$(PYTHON) -m venv .local/tools
@@ -112,6 +115,22 @@ URL ?= http://127.0.0.1:8000/graphql
 http-audit:
 	npm ci --prefix devops/http-audit --no-audit --no-fund
 	node devops/http-audit/audit.mjs $(URL)
+
+# Backups of DATABASE_URL's database (or the embedded one): see README, Operating it.
+backup: db
+	$(PY) devops/scripts/backup.py backup $(BACKUP)
+
+restore: db
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=backups/<file>.dump"; exit 2; }
+	$(PY) devops/scripts/backup.py restore $(BACKUP)
+
+# The production stack run natively from devops/ configs (Docker cannot run here): see
+# devops/stack/stack.py. Needs nginx, redis-server and PostgreSQL's server binaries.
+stack: install
+	$(PY) devops/stack/stack.py up
+
+stack-check: install
+	$(PY) devops/stack/stack.py check
 
 clean:
 	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles $(GRAPHIQL_VENDOR) devops/graphiql/node_modules examples/node_modules

@@ -1,34 +1,57 @@
-"""Prometheus metrics, served at /metrics (prometheus_client).
+"""Prometheus metrics (prometheus_client), one endpoint per process type.
 
-- `rendezvous_graphql_operation_duration_seconds{operation,type}`: a histogram per GraphQL
-  operation, timed by the OperationMetrics schema extension.
+The web processes, at /metrics of the app:
+- `rendezvous_graphql_operation_duration_seconds{root_fields,type}`: a histogram per GraphQL
+  operation, labelled by the root fields it asked for (`reservationCreate`,
+  `availableSlots+me`), never by the name the client chose; timed by OperationMetrics.
 - `rendezvous_graphql_errors_total{code}`: top-level GraphQL errors by their `code`
   (counted by api.errors.ErrorCodes).
+- `rendezvous_http_responses_total{status}`: every HTTP response by status (401, 413, 429
+  and 503 included), counted by HttpMetricsMiddleware.
 - `rendezvous_holds_expired_total`: holds the expiry job turned into EXPIRED.
 - `rendezvous_procrastinate_jobs{queue,status}`, `rendezvous_reservations{status}`,
+  `rendezvous_notifications{status}` (PENDING, RETRYING, SENT, FAILED),
   `rendezvous_procrastinate_worker_heartbeat_age_seconds`: read from the database when
   scraped, so they are right whichever process asks.
 
-gunicorn runs several worker processes, each with its own counters. With
-PROMETHEUS_MULTIPROC_DIR set (an empty directory, shared by gunicorn and the Procrastinate
-worker, created fresh at each start), every process writes its values there and /metrics
-adds them up (MultiProcessCollector); devops/gunicorn.conf.py cleans up after dead workers.
-Without it each process reports only its own counts: fine for `runserver` and tests.
+The Procrastinate worker (`manage.py worker`), on METRICS_WORKER_PORT:
+- `rendezvous_job_duration_seconds{task,outcome}` and `rendezvous_job_runs_total{task,outcome}`
+  (outcome: succeeded, retried, failed, aborted), recorded by observe_job.
+
+gunicorn runs several worker processes, each with its own counters: devops/gunicorn.conf.py
+gives them a folder of their own (PROMETHEUS_MULTIPROC_DIR, under METRICS_DIR or the
+temporary folder, made empty at each start), where every process writes its values and
+/metrics adds them up (MultiProcessCollector); it also cleans up after dead workers. No other
+process writes there: a `manage.py` command or the worker that finds PROMETHEUS_MULTIPROC_DIR
+in its environment (not started by gunicorn.conf.py) ignores it and keeps its metrics in
+memory, so short commands leave no files, and containers never share the folder.
 """
 
+import asyncio
 import hmac
 import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    get_operation_ast,
+)
+from procrastinate import JobContext
+from procrastinate.exceptions import JobAborted
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -36,6 +59,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -44,8 +68,8 @@ from strawberry.extensions import SchemaExtension
 from api.observability import set_operation
 
 logger = logging.getLogger(__name__)
-
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+job_logger = logging.getLogger("rendezvous.jobs")
 
 # Metrics of this process (in multiprocess mode their values live in files instead, and
 # /metrics reads those). Our own registry, not the global one: nothing else can register
@@ -54,8 +78,8 @@ REGISTRY = CollectorRegistry()
 
 OPERATION_DURATION = Histogram(
     "rendezvous_graphql_operation_duration_seconds",
-    "Time to answer one GraphQL operation (parse, validate, execute), by operation name.",
-    ["operation", "type"],
+    "Time to answer one GraphQL operation (parse, validate, execute), by its root fields.",
+    ["root_fields", "type"],
     registry=REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
@@ -65,18 +89,37 @@ GRAPHQL_ERRORS = Counter(
     ["code"],
     registry=REGISTRY,
 )
+HTTP_RESPONSES = Counter(
+    "rendezvous_http_responses",
+    "HTTP responses by status code.",
+    ["status"],
+    registry=REGISTRY,
+)
 HOLDS_EXPIRED = Counter(
     "rendezvous_holds_expired",
     "Holds whose time ran out, marked EXPIRED by the expiry job.",
     registry=REGISTRY,
 )
 
+# The worker's own (served by serve_worker_metrics): nothing database-backed, no web series.
+WORKER_REGISTRY = CollectorRegistry()
+JOB_DURATION = Histogram(
+    "rendezvous_job_duration_seconds",
+    "Time one Procrastinate job run took, by task and outcome.",
+    ["task", "outcome"],
+    registry=WORKER_REGISTRY,
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+JOB_RUNS = Counter(
+    "rendezvous_job_runs",
+    "Procrastinate job runs by task and outcome (succeeded, retried, failed, aborted).",
+    ["task", "outcome"],
+    registry=WORKER_REGISTRY,
+)
+
 # --- bounded labels --------------------------------------------------------------------------
 
-ANONYMOUS = "anonymous"
 OTHER = "other"
-# A GraphQL name, shortened: operation names come from clients.
-_OPERATION_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
 _ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 
 
@@ -101,12 +144,44 @@ class _LabelCap:
 
 _operation_names = _LabelCap("METRICS_MAX_OPERATION_NAMES", 200)
 _error_codes = _LabelCap("METRICS_MAX_ERROR_CODES", 100)
+INVALID = "invalid"  # a document that did not parse or validate: no root fields to name
 
 
-def operation_label(name: str | None) -> str:
-    if not name or not _OPERATION_NAME.fullmatch(name):
-        return ANONYMOUS
-    return _operation_names(name)
+def root_fields(document: DocumentNode, operation_name: str | None) -> list[str]:
+    """The distinct root fields an operation selects, sorted (fragments followed,
+    `__typename` left out). Only call it on a validated document: its names then exist in
+    the schema, so they are a bounded set."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return []
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    names: set[str] = set()
+    pending = list(operation.selection_set.selections)
+    seen_fragments: set[str] = set()
+    while pending:
+        selection = pending.pop()
+        if isinstance(selection, FieldNode):
+            if selection.name.value != "__typename":
+                names.add(selection.name.value)
+        elif isinstance(selection, InlineFragmentNode):
+            pending.extend(selection.selection_set.selections)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name not in seen_fragments and name in fragments:
+                seen_fragments.add(name)
+                pending.extend(fragments[name].selection_set.selections)
+    return sorted(names)
+
+
+def root_fields_label(names: list[str]) -> str:
+    """`a+b` for the root fields a and b, capped like every label."""
+    if not names:
+        return "__typename"
+    return _operation_names("+".join(names)[:200])
 
 
 def record_graphql_error(code: object) -> None:
@@ -122,24 +197,31 @@ def record_holds_expired(count: int, **_: object) -> None:
 
 
 class OperationMetrics(SchemaExtension):
-    """Times each GraphQL operation and names it in the request's log context. Put it first
-    in the schema's extensions: it is then the outermost, and its time covers the others."""
+    """Times each GraphQL operation under its root fields and names it in the request's log
+    context. Put it first in the schema's extensions: it is then the outermost, and its time
+    covers the others."""
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
+        self._label = INVALID
         set_operation(name=self.execution_context.operation_name)
         try:
             yield
         finally:
             elapsed = time.perf_counter() - started
-            OPERATION_DURATION.labels(
-                operation=operation_label(self.execution_context.operation_name),
-                type=self._operation_type(),
-            ).observe(elapsed)
+            OPERATION_DURATION.labels(root_fields=self._label, type=self._operation_type()).observe(
+                elapsed
+            )
 
     def on_execute(self) -> Iterator[None]:
-        # The document is parsed and valid: an unnamed request may have a named operation.
-        set_operation(name=self.execution_context.operation_name)
+        # The document is parsed and valid: its root fields are the schema's, and an unnamed
+        # request may have a named operation.
+        context = self.execution_context
+        set_operation(name=context.operation_name)
+        if context.graphql_document is not None:
+            self._label = root_fields_label(
+                root_fields(context.graphql_document, context.operation_name)
+            )
         yield
 
     def _operation_type(self) -> str:
@@ -147,6 +229,69 @@ class OperationMetrics(SchemaExtension):
             return self.execution_context.operation_type.value
         except RuntimeError:  # no document (a syntax error), or no such operation
             return "unknown"
+
+
+class HttpMetricsMiddleware:
+    """Counts every response by status code (MIDDLEWARE, right after RequestIdMiddleware)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        HTTP_RESPONSES.labels(status=str(response.status_code)).inc()
+        return response
+
+
+# --- the worker ------------------------------------------------------------------------------
+
+
+async def observe_job(call_next: Callable[[], Any], context: JobContext, worker: object) -> Any:
+    """Procrastinate worker middleware: one log line per job run with its outcome and
+    duration, and JOB_DURATION / JOB_RUNS. `retried` means the job failed and will run again
+    (its retry strategy), `failed` that it will not."""
+    job = context.job
+    started = time.perf_counter()
+    outcome, error = "succeeded", None
+    try:
+        return await call_next()
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        if isinstance(exc, JobAborted | asyncio.CancelledError):
+            outcome = "aborted"
+        else:
+            task = context.app.tasks.get(job.task_name)
+            will_retry = task is not None and task.get_retry_exception(exception=exc, job=job)
+            outcome = "retried" if will_retry else "failed"
+        raise
+    finally:
+        elapsed = time.perf_counter() - started
+        JOB_DURATION.labels(task=job.task_name, outcome=outcome).observe(elapsed)
+        JOB_RUNS.labels(task=job.task_name, outcome=outcome).inc()
+        level = {"succeeded": logging.INFO, "retried": logging.WARNING}.get(outcome, logging.ERROR)
+        job_logger.log(
+            level,
+            "job %s %s: %s in %.3f s",
+            job.id,
+            job.task_name,
+            outcome,
+            elapsed,
+            extra={
+                "job_id": job.id,
+                "task": job.task_name,
+                "queue": job.queue,
+                "attempt": job.attempts + 1,
+                "outcome": outcome,
+                "duration_s": round(elapsed, 6),
+                "error": error,
+            },
+        )
+
+
+def serve_worker_metrics(address: str, port: int) -> None:
+    """Serve the worker's metrics over HTTP (a daemon thread), for Prometheus to scrape."""
+    start_http_server(port, addr=address, registry=WORKER_REGISTRY)
+    logger.info("worker metrics on http://%s:%d/metrics", address, port)
 
 
 # --- read from the database at scrape time ---------------------------------------------------
@@ -181,7 +326,7 @@ class DatabaseCollector(Collector):
     def _read(self) -> list[Metric]:
         from procrastinate.contrib.django import app
 
-        from reservation.models import ReservationStatus
+        from reservation.models import Notification, ReservationStatus
 
         timeout_ms = int(getattr(settings, "METRICS_DB_TIMEOUT_MS", 2000))
         with transaction.atomic(), connection.cursor() as cursor:
@@ -192,6 +337,8 @@ class DatabaseCollector(Collector):
             job_rows = cursor.fetchall()
             cursor.execute("SELECT status, count(*) FROM reservation_reservation GROUP BY 1")
             reservation_rows = dict(cursor.fetchall())
+            cursor.execute("SELECT status, count(*) FROM reservation_notification GROUP BY 1")
+            notification_rows = dict(cursor.fetchall())
             cursor.execute(
                 "SELECT EXTRACT(EPOCH FROM now() - max(last_heartbeat)) FROM procrastinate_workers"
             )
@@ -218,7 +365,16 @@ class DatabaseCollector(Collector):
         for status in ReservationStatus.values:
             reservations.add_metric([status], reservation_rows.get(status, 0))
 
-        families: list[Metric] = [jobs, reservations]
+        notifications = GaugeMetricFamily(
+            "rendezvous_notifications",
+            "E-mail notifications by status: PENDING, RETRYING (will be tried again), SENT, "
+            "FAILED (given up).",
+            labels=["status"],
+        )
+        for status in Notification.Status.values:
+            notifications.add_metric([status], notification_rows.get(status, 0))
+
+        families: list[Metric] = [jobs, reservations, notifications]
         if heartbeat_age is not None:
             age = GaugeMetricFamily(
                 "rendezvous_procrastinate_worker_heartbeat_age_seconds",

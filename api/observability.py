@@ -7,10 +7,8 @@ RequestIdMiddleware runs first, so the id covers everything after it, Django's o
 is written (ActorMiddleware sets it later in the chain), so nothing is looked up for logging.
 """
 
-import json
 import logging
 import re
-import traceback
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -19,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # What we accept from a client or proxy (nginx's $request_id, a UUID, a trace id): short and
@@ -34,6 +34,7 @@ class RequestContext:
     request_id: str
     request: HttpRequest | None = None
     operation: str | None = None
+    link_token_id: int | None = None
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("rendezvous_request", default=None)
@@ -48,6 +49,16 @@ def set_operation(*, name: str | None) -> None:
     context = _current.get()
     if context is not None:
         context.operation = name
+
+
+def set_link_token(*, token_id: int) -> None:
+    """Record the e-mailed link's token that a page authenticated from its URL (a no-op
+    outside a request): the request's actor (API, middleware) does not know it there."""
+    context = _current.get()
+    if context is not None:
+        context.link_token_id = token_id
+        if context.request is not None:  # for Django's response line, written after us
+            context.request.link_token_id = token_id  # type: ignore[attr-defined]
 
 
 def sane_request_id(value: str | None) -> str | None:
@@ -85,7 +96,11 @@ def context_fields(record: logging.LogRecord | None = None) -> dict[str, Any] | 
         request_id = getattr(request, "request_id", None)
         if request_id is None:
             return None
-        context = RequestContext(request_id=request_id, request=request)
+        context = RequestContext(
+            request_id=request_id,
+            request=request,
+            link_token_id=getattr(request, "link_token_id", None),
+        )
     actor = getattr(context.request, "actor", None)
     user = getattr(actor, "user", None)
     api_token = getattr(actor, "api_token", None)
@@ -94,7 +109,7 @@ def context_fields(record: logging.LogRecord | None = None) -> dict[str, Any] | 
         "request_id": context.request_id,
         "user_id": getattr(user, "pk", None),
         "token_id": getattr(api_token, "pk", None),
-        "link_token_id": getattr(access_token, "pk", None),
+        "link_token_id": getattr(access_token, "pk", None) or context.link_token_id,
         "operation": context.operation,
     }
 
@@ -115,38 +130,51 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
-# Attributes every LogRecord has; anything else on a record came from `extra=`.
-_RECORD_ATTRIBUTES = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
-    | {"message", "asctime", "taskName", *_CONTEXT_KEYS}
-)
+class JsonFormatter(_LibraryJsonFormatter):
+    """One JSON object per line (python-json-logger): `time` (ISO 8601, UTC, milliseconds),
+    `level`, `logger`, `message`, the request's fields when in a request, `extra=` values, and
+    the traceback as one string in `exception`. Used by Django's LOGGING, gunicorn's
+    (devops/gunicorn.conf.py) and the worker's, so every line of every process has one shape."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("json_ensure_ascii", False)
+        kwargs.setdefault("json_default", str)
+        kwargs.setdefault("rename_fields", {"exc_info": "exception", "stack_info": "stack"})
+        kwargs.setdefault(
+            "reserved_attrs", [*RESERVED_ATTRS, "taskName", *_CONTEXT_KEYS, *_SKIPPED_EXTRAS]
+        )
+        super().__init__(*args, **kwargs)
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        log_data["time"] = datetime.fromtimestamp(record.created, UTC).isoformat(
+            timespec="milliseconds"
+        )
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["message"] = record.message
+        # Set by RequestContextFilter (all of them), or by the caller's `extra` (some).
+        fields = {key: getattr(record, key) for key in _CONTEXT_KEYS if hasattr(record, key)}
+        if fields.get("request_id") is None:  # no filter on this handler: read the context
+            fields = context_fields(record) or {}
+        if fields.get("request_id") is not None:
+            log_data.update(fields)
+        super().add_fields(log_data, record, message_dict)
+        if isinstance(log_data.get("exception"), str):
+            log_data["exception"] = log_data["exception"].rstrip()
+
+
+class DisallowedHostFilter(logging.Filter):
+    """A request with a Host we do not serve is the client's mistake (or a scanner's), not
+    ours: one WARNING line naming the host, without a traceback (Django logs it at ERROR
+    with one). For the `django.security.DisallowedHost` logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
+
+
 # `extra` values that are objects, not data: Django's request logger passes the request.
-_SKIPPED_EXTRAS = frozenset({"request"})
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time (UTC), level, logger, message, the request's fields when
-    in a request, `extra=` values, and the traceback as one string."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        fields = {key: getattr(record, key, None) for key in _CONTEXT_KEYS}
-        if fields["request_id"] is None:  # no filter on this handler: read the context here
-            fields = context_fields(record) or fields
-        if fields["request_id"] is not None:
-            line.update(fields)
-        for key, value in vars(record).items():
-            if key not in _RECORD_ATTRIBUTES and key not in _SKIPPED_EXTRAS:
-                line[key] = value
-        if record.exc_info:
-            line["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
-        elif record.exc_text:
-            line["exception"] = record.exc_text
-        if record.stack_info:
-            line["stack"] = record.stack_info
-        return json.dumps(line, default=str, ensure_ascii=False)
+_SKIPPED_EXTRAS = ("request", "server_time")

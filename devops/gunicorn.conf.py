@@ -2,6 +2,11 @@
 
 import multiprocessing
 import os
+import shutil
+import tempfile
+from typing import Any
+
+from gunicorn.glogging import Logger
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers: the Django ORM is synchronous and the sync GraphQL view is the fast path.
@@ -13,31 +18,85 @@ keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 5000))
 max_requests_jitter = max_requests // 10
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# --- logs: the same JSON lines as the application's (api.observability.JsonFormatter) ---------
+# LOG_FORMAT=text (the default with DEBUG=1) keeps gunicorn's plain lines for people.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or (
+    "text" if os.environ.get("DEBUG", "").lower() in {"1", "true", "yes", "on"} else "json"
+)
+# Kept for LOG_FORMAT=text; in JSON the access line's fields come from JsonAccessLogger.
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus %({x-request-id}o)s'
 accesslog = "-"
 errorlog = "-"
-# One JSON object per request. The request id is the response's X-Request-ID (`o`, not the
-# request's `i`): the caller's when it was sane, else the one api.observability made, the same
-# id as on the application's log lines.
-access_log_format = (
-    '{"time":"%(t)s","remote":"%(h)s","method":"%(m)s","path":"%(U)s","status":%(s)s,'
-    '"bytes":%(B)s,"duration_us":%(D)s,"request_id":"%({x-request-id}o)s",'
-    '"user_agent":"%(a)s"}'
-)
 
-# Prometheus multiprocess mode (see api/metrics.py): with PROMETHEUS_MULTIPROC_DIR set, every
-# worker writes its metrics to files there and /metrics sums them. The directory must exist
-# and be emptied before each start (by whatever starts gunicorn and the Procrastinate worker:
-# they share it); a dead worker's live gauges are dropped here, its counters stay in the sum.
-MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+class JsonAccessLogger(Logger):
+    """One JSON object per request on `gunicorn.access`, with the request id of the response
+    (X-Request-ID: the caller's when it was sane, else the one api.observability made, the
+    same id as on the application's lines)."""
+
+    def access(self, resp: Any, req: Any, environ: dict, request_time: Any) -> None:
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        status = int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"]
+        self.access_log.info(
+            "%s %s %s",
+            atoms["m"],
+            atoms["U"],
+            status,
+            extra={
+                "remote": atoms["h"],
+                "method": atoms["m"],
+                "path": atoms["U"],
+                "status": status,
+                "bytes": atoms["B"],
+                "duration_us": atoms["D"],
+                "request_id": atoms.get("{x-request-id}o"),
+                "user_agent": atoms["a"],
+            },
+        )
+
+
+if LOG_FORMAT == "json":
+    logger_class = JsonAccessLogger
+    _json = {"formatter": "json", "class": "logging.StreamHandler"}
+    logconfig_dict = {
+        "formatters": {"json": {"()": "api.observability.JsonFormatter"}},
+        "handlers": {
+            "console": {**_json, "stream": "ext://sys.stdout"},
+            "error_console": {**_json, "stream": "ext://sys.stderr"},
+        },
+        "root": {"level": "INFO", "handlers": ["error_console"]},
+        # Not propagated: Django's LOGGING adds its own handler to the root in each worker.
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        },
+    }
+
+# --- metrics: a folder of gunicorn's own ------------------------------------------------------
+# Prometheus multiprocess mode (see api/metrics.py): every gunicorn worker writes its metrics
+# to files in PROMETHEUS_MULTIPROC_DIR and /metrics sums them. The folder is this gunicorn's
+# alone: METRICS_DIR if set, else one under the temporary folder named after the port. It is
+# made empty when gunicorn starts, and only processes started from here write into it (the
+# variable is set for them alone, with RENDEZVOUS_METRICS_PROCESS=web, which api/metrics.py
+# requires), so `manage.py` commands and the Procrastinate worker never leave files there.
+MULTIPROC_DIR = os.environ.get("METRICS_DIR") or os.path.join(
+    tempfile.gettempdir(), f"rendezvous-metrics-web-{bind.rsplit(':', 1)[-1]}"
+)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = MULTIPROC_DIR
+os.environ["RENDEZVOUS_METRICS_PROCESS"] = "web"
 
 
 def on_starting(server: object) -> None:
-    if MULTIPROC_DIR:
-        os.makedirs(MULTIPROC_DIR, exist_ok=True)
+    """A fresh folder: the counters of a previous run would otherwise be added in."""
+    shutil.rmtree(MULTIPROC_DIR, ignore_errors=True)
+    os.makedirs(MULTIPROC_DIR, exist_ok=True)
 
 
 def child_exit(server: object, worker: object) -> None:
-    if MULTIPROC_DIR:
-        from prometheus_client import multiprocess
+    """A dead worker's live gauges are dropped; its counters stay in the sum."""
+    from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid, MULTIPROC_DIR)  # type: ignore[attr-defined]
+    multiprocess.mark_process_dead(worker.pid, MULTIPROC_DIR)  # type: ignore[attr-defined]

@@ -3,7 +3,9 @@
 A read goes to a healthy replica unless the primary's connection is inside a transaction
 (`transaction.atomic`: the transaction must see its own rows and hold its locks), or the
 current request (or, outside requests, the current thread's context) has written already
-(read-your-writes: a replica lags by a little), or no replica answers. Writes always go to
+(read-your-writes: a replica lags by a little), or its client wrote within
+READ_YOUR_WRITES_SECONDS (pinned to the primary across requests, see pin_to_primary), or no
+replica answers. Writes always go to
 the primary. With no replica configured every method answers None and Django's default
 routing applies unchanged.
 
@@ -15,6 +17,7 @@ socket is readable, and only then does a `SELECT 1` decide. A replica that dies 
 of a query still fails that query; the next read goes elsewhere.
 """
 
+import hashlib
 import logging
 import select
 import time
@@ -24,6 +27,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
@@ -61,6 +65,49 @@ def request_scope() -> Iterator[None]:
         yield
     finally:
         reset_written()
+
+
+# --- read-your-writes across requests ----------------------------------------------------------
+#
+# A client that wrote in one request reads in the next, often before a standby has replayed
+# the write. So after a request that wrote, its client (by API token, session or e-mailed
+# link: whatever identifies it) is pinned to the primary for READ_YOUR_WRITES_SECONDS, in the
+# cache shared by every process (Redis in production). A cache that fails counts as pinned:
+# the primary answers, never a stale replica.
+
+_PIN_PREFIX = "rdv:ryw:"
+
+
+def client_keys(*credentials: str | None) -> list[str]:
+    """Cache keys for a client's credentials (a bearer token, a session key, a link
+    secret): digests, so no secret is stored in the cache."""
+    return [
+        _PIN_PREFIX + hashlib.sha256(credential.encode()).hexdigest()[:32]
+        for credential in credentials
+        if credential
+    ]
+
+
+def pin_to_primary(keys: Sequence[str]) -> None:
+    """The clients behind these keys read from the primary for READ_YOUR_WRITES_SECONDS."""
+    seconds = int(getattr(settings, "READ_YOUR_WRITES_SECONDS", 0))
+    if not keys or seconds <= 0:
+        return
+    try:
+        cache.set_many(dict.fromkeys(keys, 1), timeout=seconds)
+    except Exception:
+        logger.warning("read-your-writes: could not pin a client to the primary", exc_info=True)
+
+
+def is_pinned(keys: Sequence[str]) -> bool:
+    """Whether a client wrote within READ_YOUR_WRITES_SECONDS (True when the cache fails)."""
+    if not keys:
+        return False
+    try:
+        return bool(cache.get_many(list(keys)))
+    except Exception:
+        logger.warning("read-your-writes: the cache did not answer", exc_info=True)
+        return True
 
 
 def replica_aliases() -> list[str]:

@@ -1,9 +1,12 @@
 """Background jobs (Procrastinate). Enqueue them inside the transaction of the action that
 causes them: the job table is the outbox, so a rollback drops them and a commit keeps them."""
 
+import json
 import logging
+from datetime import timedelta
 
-from procrastinate import RetryStrategy
+from asgiref.sync import sync_to_async
+from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import ConnectorException
 from procrastinate.jobs import Status
@@ -50,15 +53,25 @@ def expire_holds(timestamp: int) -> int:
 MAIL_RETRY = RetryStrategy(max_attempts=10, linear_wait=30, exponential_wait=2)
 
 
-@app.task(queue="mail", name="reservation.send_notification", retry=MAIL_RETRY)
-def send_notification(notification_id: int) -> str:
+@app.task(queue="mail", name="reservation.send_notification", retry=MAIL_RETRY, pass_context=True)
+def send_notification(context: JobContext | None = None, /, *, notification_id: int) -> str:
     """Send one recorded e-mail (services.mail.notification_send). Idempotent: a notification
     already SENT is not sent again, so a retried job does not mail twice. A failure is recorded
-    on the row, then raised, and Procrastinate retries the job per MAIL_RETRY; once those are
-    used up the job ends `failed` and the row stays FAILED with its last error."""
+    on the row (RETRYING), then raised, and Procrastinate retries the job per MAIL_RETRY; the
+    last attempt records FAILED and the job ends `failed`. Called directly (no job context),
+    a failure is taken for one that will be retried."""
     from reservation.services.mail import notification_send
 
-    return notification_send(notification_id=notification_id, now=utcnow())
+    return notification_send(
+        notification_id=notification_id, now=utcnow(), final_attempt=_is_last_attempt(context)
+    )
+
+
+def _is_last_attempt(context: JobContext | None) -> bool:
+    """Whether a failure of this run is final: the job's retries are used up."""
+    if context is None or context.job is None:
+        return False
+    return context.job.attempts >= (MAIL_RETRY.max_attempts or 0)
 
 
 @app.task(queue="mail", name="reservation.defer_notification_sends", retry=MAIL_RETRY)
@@ -123,6 +136,8 @@ async def _retry_stalled(
         try:
             if job.attempts >= (strategy.max_attempts or 0):
                 await job_manager.finish_job(job=job, status=Status.FAILED, delete_job=False)
+                if task is send_notification:
+                    await sync_to_async(_give_up_notification)(job.task_kwargs)
                 logger.error("gave up on stalled job %s after %d runs", job.id, job.attempts + 1)
                 continue
             await job_manager.retry_job(job)
@@ -168,3 +183,41 @@ def calendar_syncs_due(timestamp: int) -> int:
     from reservation.services.external_calendars import calendar_syncs_due as due
 
     return due(now=utcnow())
+
+
+def _give_up_notification(task_kwargs: dict | str) -> None:
+    """The job of a notification will not run again: its row says FAILED, not RETRYING."""
+    from reservation.models import Notification
+
+    if isinstance(task_kwargs, str):  # as some connectors hand back the JSON column
+        task_kwargs = json.loads(task_kwargs)
+    Notification.objects.filter(
+        pk=task_kwargs.get("notification_id"),
+        status__in=[Notification.Status.PENDING, Notification.Status.RETRYING],
+    ).update(status=Notification.Status.FAILED)
+
+
+@app.periodic(cron="17 3 * * *", periodic_id="prune_old_data")
+@app.task(queue="maintenance", queueing_lock="prune_old_data", name="reservation.prune_old_data")
+async def prune_old_data(timestamp: int) -> int:
+    """Every night: delete Procrastinate jobs finished (succeeded, failed, cancelled or
+    aborted) more than RETENTION_JOBS_DAYS ago, and empty the bodies of notifications sent
+    more than RETENTION_NOTIFICATION_BODY_DAYS ago (their row, subject and status stay).
+    0 keeps them for ever. Returns the number of bodies emptied."""
+    from django.conf import settings
+
+    from reservation.services.retention import notification_bodies_prune
+
+    if settings.RETENTION_JOBS_DAYS > 0:
+        await app.job_manager.delete_old_jobs(
+            nb_hours=settings.RETENTION_JOBS_DAYS * 24,
+            include_failed=True,
+            include_cancelled=True,
+            include_aborted=True,
+        )
+    if settings.RETENTION_NOTIFICATION_BODY_DAYS <= 0:
+        return 0
+    cutoff = utcnow() - timedelta(days=settings.RETENTION_NOTIFICATION_BODY_DAYS)
+    pruned = await sync_to_async(notification_bodies_prune)(sent_before=cutoff)
+    logger.info("pruned the bodies of %d sent notifications", pruned)
+    return pruned

@@ -50,8 +50,21 @@ def env_rate(name: str, default: str) -> tuple[int, int]:
     return int(count), RATE_UNITS[unit]
 
 
+def env_secret(name: str) -> str:
+    """A secret from the environment, or read from the file named by <name>_FILE (compose's
+    generated secrets, Docker/Kubernetes secrets); "" when neither is set."""
+    value = os.environ.get(name, "")
+    path = os.environ.get(f"{name}_FILE", "")
+    if value or not path:
+        return value
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from exc
+
+
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", INSECURE_DEFAULT_SECRET_KEY)
+SECRET_KEY = env_secret("SECRET_KEY") or INSECURE_DEFAULT_SECRET_KEY
 if not DEBUG and SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY:
     raise ImproperlyConfigured(
         "SECRET_KEY is the insecure default while DEBUG is off. Set SECRET_KEY to a long random "
@@ -99,6 +112,10 @@ if DATABASE_STATEMENT_TIMEOUT_MS < 0:
 DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", "")
 DATABASE_REPLICA_CONNECT_TIMEOUT = env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 2)
 DATABASE_REPLICA_RETRY_SECONDS = env_int("DATABASE_REPLICA_RETRY_SECONDS", 30)
+# After a request writes, its client (API token, session or e-mailed link) reads from the
+# primary for this long, across requests: longer than the replicas' usual lag. Kept in the
+# cache (REDIS_URL: shared by every process; without it, per process). 0: per request only.
+READ_YOUR_WRITES_SECONDS = env_int("READ_YOUR_WRITES_SECONDS", 15)
 if DATABASE_REPLICA_CONNECT_TIMEOUT < 2:
     # libpq (and psycopg) treat anything below 2 s as 2 s, and 0 as "wait forever".
     raise ImproperlyConfigured("DATABASE_REPLICA_CONNECT_TIMEOUT must be at least 2 (seconds).")
@@ -125,6 +142,9 @@ def database_config(url: str, *, connect_timeout: int | None = None) -> dict:
 
 
 DATABASES = {"default": database_config(os.environ.get("DATABASE_URL") or EMBEDDED_DATABASE_URL)}
+# The password may come from a file instead of DATABASE_URL (compose's generated secret).
+if not DATABASES["default"].get("PASSWORD") and env_secret("DATABASE_PASSWORD"):
+    DATABASES["default"]["PASSWORD"] = env_secret("DATABASE_PASSWORD")
 for _index, _url in enumerate(DATABASE_REPLICA_URLS):
     DATABASES[f"replica_{_index}"] = database_config(
         _url, connect_timeout=DATABASE_REPLICA_CONNECT_TIMEOUT
@@ -159,8 +179,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "api.observability.RequestIdMiddleware",  # first: its id is on every log line after it
+    "api.metrics.HttpMetricsMiddleware",  # counts every response, whatever answered it
     "api.replica_middleware.ReadYourWritesMiddleware",  # around all that may write (sessions)
     "django.middleware.security.SecurityMiddleware",
+    "api.csp.ContentSecurityPolicyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -207,6 +229,24 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# In production static files get content-hashed names (collectstatic writes a manifest) and
+# whitenoise serves those with far-future, immutable caching; while developing (DEBUG) the
+# plain names, so nothing needs collecting first.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Every HTML page (api.csp): scripts from this origin only, no CDN, no inline script.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "api.views.csrf_failure"
@@ -262,6 +302,14 @@ IMAP_USER = os.environ.get("IMAP_USER", "")
 IMAP_PASSWORD = os.environ.get("IMAP_PASSWORD", "")
 IMAP_SSL = env_bool("IMAP_SSL", True)
 IMAP_MAILBOX = os.environ.get("IMAP_MAILBOX", "INBOX")
+# A mail the SMTP server accepted while the database went away is recorded as sent once the
+# database is back, tried for this long (services.mail.notification_send); past it the retry
+# sends it again, with the same Message-ID.
+MAIL_RECORD_SENT_TIMEOUT_SECONDS = env_int("MAIL_RECORD_SENT_TIMEOUT_SECONDS", 120)
+# Retention (tasks.prune_old_data, every night): finished Procrastinate jobs are deleted, and
+# sent notifications' bodies emptied, after this many days; 0 keeps them for ever.
+RETENTION_JOBS_DAYS = env_int("RETENTION_JOBS_DAYS", 30)
+RETENTION_NOTIFICATION_BODY_DAYS = env_int("RETENTION_NOTIFICATION_BODY_DAYS", 90)
 
 # Reminders over HTTP channels (Telegram Bot API, an SMS gateway, webhooks, Slack).
 TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org")

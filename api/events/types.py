@@ -74,11 +74,13 @@ NotificationKind = described_enum(
 NotificationStatus = described_enum(
     models.Notification.Status,
     name="NotificationStatus",
-    description="PENDING (recorded, to be sent by a background job), SENT or FAILED.",
+    description="PENDING (recorded, to be sent by a background job), SENT, RETRYING (an "
+    "attempt failed; it will be tried again) or FAILED (given up).",
     values={
         "PENDING": "Recorded; a background job will send it.",
         "SENT": "Handed to the mail server.",
-        "FAILED": "Could not be sent.",
+        "RETRYING": "An attempt failed; it will be tried again.",
+        "FAILED": "Could not be sent; given up.",
     },
 )
 

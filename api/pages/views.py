@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
+from api.observability import set_link_token
 from api.ratelimit import rate_limited_view
 from reservation.actors import Actor
 from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
@@ -269,6 +270,7 @@ def event_page(request: HttpRequest, event_id: int) -> HttpResponse:
     token = access_token_authenticate(secret=secret) if secret else None
     if token is None or token.event_id != event_id:
         return _link_invalid(request)
+    set_link_token(token_id=token.pk)  # on this request's log lines
     actor = _actor(request, token)
     if request.method == "GET":
         return _render_event(request, actor=actor, event_id=event_id, secret=secret)

@@ -8,6 +8,9 @@ class Notification(models.Model):
     class Status(models.TextChoices):
         PENDING = "PENDING", "Pending"
         SENT = "SENT", "Sent"
+        # An attempt failed and the job will try again (tasks.MAIL_RETRY).
+        RETRYING = "RETRYING", "Retrying"
+        # Given up: the retries are used up, or the mail can no longer be sent (its link).
         FAILED = "FAILED", "Failed"
 
     class Kind(models.TextChoices):

@@ -1,17 +1,23 @@
 """Delivering recorded notifications through Django's e-mail backend (console for `make run`,
 SMTP from the EMAIL_* environment variables in production)."""
 
+import logging
+import time
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
 from email.mime.text import MIMEText
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, connection, transaction
 
 from reservation.ical import notification_invite
 from reservation.models import EventAccessToken, Notification
 from reservation.notify_text import LINK_PLACEHOLDER, with_link, without_links
 from reservation.services.events import access_token_mint, event_link
+
+logger = logging.getLogger(__name__)
 
 # Recorded on an invitation not sent because its link can no longer work.
 LINK_GONE = (
@@ -60,15 +66,15 @@ def _live_token(notification: Notification, *, now: datetime) -> EventAccessToke
     )
 
 
-def notification_send(*, notification_id: int, now: datetime) -> str:
+def notification_send(*, notification_id: int, now: datetime, final_attempt: bool = False) -> str:
     """Send a notification unless it was sent already, and record the attempt: SENT with
-    `sent_at`, or FAILED with `last_error`; `attempts` counts both. Returns the new status, or
-    "skipped" when there is nothing to send. A failure is recorded, then re-raised so that
-    the job is retried with backoff (see tasks.send_notification).
+    `sent_at`, or, on failure, RETRYING (the job will run again) or FAILED (`final_attempt`:
+    the job's retries are used up) with `last_error`; `attempts` counts every attempt.
+    Returns the new status, or "skipped" when there is nothing to send. A failure is
+    recorded, then re-raised so that the job is retried with backoff (tasks.send_notification).
 
-    When the retries are used up the job ends `failed` in Procrastinate and the row stays
-    FAILED with its attempts and last error, visible in the admin; deferring
-    `send_notification` again for it sends it.
+    A FAILED row stays FAILED with its attempts and last error, visible in the admin;
+    deferring `send_notification` again for it sends it.
 
     An invitation's link is made here, never stored: with its access token locked, a new
     secret is minted (only its digest is written) and the link goes into the outgoing body
@@ -77,60 +83,141 @@ def notification_send(*, notification_id: int, now: datetime) -> str:
     recorded FAILED with LINK_GONE and not retried. A failed send rolls the new digest back,
     so a secret that did not go out never works; the next attempt mints another.
 
-    Exactly once: the row is locked and checked before the SMTP hand-off and marked SENT in
-    the same transaction, so two jobs for one notification never both send it, and a worker
-    that dies before the SMTP server has accepted the message leaves the row unsent (its
-    transaction dies with it) for the retried job. One window remains: a worker that dies
-    after the server accepted the message but before the commit sends it again on the retry.
-    The Message-ID is then the same, so mail clients can recognise the duplicate; for an
+    Delivery guarantee. The row is locked and checked before the SMTP hand-off and marked
+    SENT in the same transaction, so two jobs for one notification never both send it, and a
+    worker that dies before the SMTP server has accepted the message leaves the row unsent
+    for the retried job. If the database goes away after the server accepted the message
+    (the commit fails), this process knows the mail went out: it records SENT (and the
+    link's digest) on a new connection as soon as the database is back, trying for up to
+    MAIL_RECORD_SENT_TIMEOUT_SECONDS, so a database restart sends nothing twice. What remains
+    is a worker that dies itself (killed, machine lost) between the SMTP acceptance and the
+    commit, or a database down for longer than that: the retry sends the mail again, with
+    the same Message-ID (message_id), so mail clients can recognise the duplicate; for an
     invitation, the first mail's link is dead (its digest was never committed) and the
     retry's works.
     """
-    with transaction.atomic():
-        # The row lock keeps two workers from sending the same mail at once.
-        notification = (
-            Notification.objects.select_for_update(of=("self",))
-            .select_related(
-                "recipient",
-                "event__organizer",
-                "reservation__client__user",
-                "reservation__provider__user",
+    accepted: _Accepted | None = None
+    try:
+        with transaction.atomic():
+            # The row lock keeps two workers from sending the same mail at once.
+            notification = (
+                Notification.objects.select_for_update(of=("self",))
+                .select_related(
+                    "recipient",
+                    "event__organizer",
+                    "reservation__client__user",
+                    "reservation__provider__user",
+                )
+                .filter(pk=notification_id)
+                .first()
             )
-            .filter(pk=notification_id)
-            .first()
-        )
-        if notification is None or notification.status == Notification.Status.SENT:
-            return "skipped"
-        needs_link = (
-            notification.access_token_id is not None or LINK_PLACEHOLDER in notification.body
-        )
-        token = _live_token(notification, now=now) if needs_link else None
-        if needs_link and token is None and notification.kind != Notification.Kind.EVENT_INVITATION:
-            # A calendar update whose answer links died (a newer link was sent): the update
-            # itself must still reach the calendar, without the links.
-            notification.body = without_links(notification.body)
-            needs_link = False
-        if needs_link and token is None:
-            notification.status = Notification.Status.FAILED
-            notification.last_error = LINK_GONE
-            notification.save(update_fields=["status", "last_error"])
-            return notification.status  # no retry: a later attempt could not do better
-        notification.attempts += 1
-        try:
-            with transaction.atomic():  # a failed send keeps no digest of its secret
-                link = None
-                if token is not None:
-                    link = event_link(event=token.event, secret=access_token_mint(token=token))
-                build_message(notification, now=now, link=link).send(fail_silently=False)
-        except Exception as exc:  # noqa: BLE001 - any failure is recorded, then retried
-            notification.status = Notification.Status.FAILED
-            notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            notification.save(update_fields=["status", "attempts", "last_error"])
-            failure = exc
-        else:
-            notification.status = Notification.Status.SENT
-            notification.sent_at = now
-            notification.last_error = ""
-            notification.save(update_fields=["status", "attempts", "sent_at", "last_error"])
-            return notification.status
+            if notification is None or notification.status == Notification.Status.SENT:
+                return "skipped"
+            needs_link = (
+                notification.access_token_id is not None or LINK_PLACEHOLDER in notification.body
+            )
+            token = _live_token(notification, now=now) if needs_link else None
+            if (
+                needs_link
+                and token is None
+                and notification.kind != Notification.Kind.EVENT_INVITATION
+            ):
+                # A calendar update whose answer links died (a newer link was sent): the
+                # update itself must still reach the calendar, without the links.
+                notification.body = without_links(notification.body)
+                needs_link = False
+            if needs_link and token is None:
+                notification.status = Notification.Status.FAILED
+                notification.last_error = LINK_GONE
+                notification.save(update_fields=["status", "last_error"])
+                return notification.status  # no retry: a later attempt could not do better
+            notification.attempts += 1
+            try:
+                with transaction.atomic():  # a failed send keeps no digest of its secret
+                    link = None
+                    if token is not None:
+                        link = event_link(event=token.event, secret=access_token_mint(token=token))
+                    build_message(notification, now=now, link=link).send(fail_silently=False)
+                    accepted = _Accepted(
+                        notification_id=notification.pk,
+                        attempts=notification.attempts,
+                        token_id=token.pk if token is not None else None,
+                        digest=token.digest if token is not None else "",
+                    )
+            except Exception as exc:  # any failure is recorded, then retried
+                if accepted is not None:
+                    raise  # the database failed after the hand-off: see below
+                notification.status = (
+                    Notification.Status.FAILED if final_attempt else Notification.Status.RETRYING
+                )
+                notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                notification.save(update_fields=["status", "attempts", "last_error"])
+                failure = exc
+            else:
+                notification.status = Notification.Status.SENT
+                notification.sent_at = now
+                notification.last_error = ""
+                notification.save(update_fields=["status", "attempts", "sent_at", "last_error"])
+                return notification.status
+    except (DatabaseError, InterfaceError):
+        if accepted is None:
+            raise
+        _record_sent_after_outage(accepted, now=now)
+        return Notification.Status.SENT
     raise failure
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """What must be recorded of a mail the SMTP server accepted."""
+
+    notification_id: int
+    attempts: int
+    token_id: int | None
+    digest: str
+
+
+def _record_sent_after_outage(accepted: _Accepted, *, now: datetime) -> None:
+    """Record as SENT a mail the SMTP server accepted when the commit saying so failed (the
+    database went away): on a new connection, retried until MAIL_RECORD_SENT_TIMEOUT_SECONDS
+    have passed. Re-raises the last database error if it never gets through."""
+    deadline = time.monotonic() + settings.MAIL_RECORD_SENT_TIMEOUT_SECONDS
+    logger.warning(
+        "notification %s was accepted by SMTP but the database failed before it was recorded; "
+        "recording it as sent once the database is back",
+        accepted.notification_id,
+        extra={"notification_id": accepted.notification_id},
+    )
+    while True:
+        with suppress(DatabaseError, InterfaceError):
+            connection.close()
+        try:
+            with transaction.atomic():
+                if accepted.token_id is not None:
+                    # The link that went out must work: its digest is the one to keep.
+                    EventAccessToken.objects.filter(pk=accepted.token_id).update(
+                        digest=accepted.digest
+                    )
+                Notification.objects.filter(pk=accepted.notification_id).update(
+                    status=Notification.Status.SENT,
+                    sent_at=now,
+                    attempts=accepted.attempts,
+                    last_error="",
+                )
+        except (DatabaseError, InterfaceError):
+            if time.monotonic() >= deadline:
+                logger.exception(
+                    "notification %s: could not record the sent mail; its retry will send it "
+                    "again with the same Message-ID",
+                    accepted.notification_id,
+                    extra={"notification_id": accepted.notification_id},
+                )
+                raise
+            time.sleep(0.5)
+        else:
+            logger.info(
+                "notification %s recorded as sent after the database came back",
+                accepted.notification_id,
+                extra={"notification_id": accepted.notification_id},
+            )
+            return

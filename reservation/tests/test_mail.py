@@ -357,7 +357,7 @@ def test_while_the_smtp_server_is_down_attempts_fail_are_recorded_and_retry_then
         with pytest.raises(ConnectionRefusedError):
             tasks.send_notification(notification_id=notification.pk)
         assert row(notification) == (
-            "FAILED",
+            "RETRYING",
             attempt,
             "ConnectionRefusedError: [Errno 111] Connection refused",
             None,
@@ -415,7 +415,7 @@ def test_a_refused_invitation_leaves_its_link_dead_until_a_later_attempt_deliver
             tasks.send_notification(notification_id=invitation.pk)
 
         [refused] = box.wait_for(1, timeout=5)
-        assert row(invitation) == ("FAILED", 1, "SMTPDataError: (554, b'5.7.1 Rejected')", None)
+        assert row(invitation) == ("RETRYING", 1, "SMTPDataError: (554, b'5.7.1 Rejected')", None)
         # The refused mail's secret was rolled back with the attempt: it never works
         token.refresh_from_db()
         assert token.digest == unrevealed
@@ -510,6 +510,12 @@ def test_stalled_mail_jobs_of_a_dead_worker_are_retried_until_the_retries_run_ou
         ("todo", 4),
         ("failed", 11),
         ("doing", 0),
+    ]
+    # The given-up one's row says so; the others will still be tried.
+    assert [Notification.objects.get(pk=n.pk).status for n in (fresh, used_up, running)] == [
+        "PENDING",
+        "FAILED",
+        "PENDING",
     ]
 
 

@@ -21,8 +21,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.conf import settings
+from django.conf import settings as django_settings
 from django.db import connections, models, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.test import override_settings
 from django.test.utils import isolate_apps
 from pytest_django import DjangoDbBlocker
@@ -34,6 +35,7 @@ from reservation.models import User
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLICA = "replica_0"
+DELAY_SECONDS = 2  # replay delay of the lagging standby
 
 
 def add_alias(alias: str, **changes: object) -> None:
@@ -159,7 +161,8 @@ class TestRouting:
 
         assert seen == [(replica, replica), (replica, "default"), (replica, replica)]
         assert dbrouting.has_written() is False
-        assert settings.MIDDLEWARE.index("api.replica_middleware.ReadYourWritesMiddleware") == 1
+        # Right after the request id and the response counter: around all that may write.
+        assert settings.MIDDLEWARE.index("api.replica_middleware.ReadYourWritesMiddleware") == 2
 
     def test_an_unreachable_replica_is_skipped_and_remembered_as_down(
         self, replica: str, fresh_request: None, monkeypatch: pytest.MonkeyPatch
@@ -413,6 +416,18 @@ class Cluster:
 
 @pytest.fixture
 def streaming_pair(django_db_blocker: DjangoDbBlocker) -> Iterator[tuple[Cluster, Cluster]]:
+    yield from _streaming_pair(django_db_blocker, delay=None)
+
+
+@pytest.fixture
+def lagging_pair(django_db_blocker: DjangoDbBlocker) -> Iterator[tuple[Cluster, Cluster]]:
+    """A standby that replays DELAY_SECONDS late (recovery_min_apply_delay)."""
+    yield from _streaming_pair(django_db_blocker, delay=f"{DELAY_SECONDS}s")
+
+
+def _streaming_pair(
+    django_db_blocker: DjangoDbBlocker, *, delay: str | None
+) -> Iterator[tuple[Cluster, Cluster]]:
     reason = streaming_skip_reason()
     if reason:
         pytest.skip(reason)
@@ -440,7 +455,7 @@ def streaming_pair(django_db_blocker: DjangoDbBlocker) -> Iterator[tuple[Cluster
             "pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
             "-D", str(standby.data), "-R", "-X", "stream", "-c", "fast",
         )  # fmt: skip
-        standby.configure()
+        standby.configure(*([f"recovery_min_apply_delay = '{delay}'"] if delay else []))
         standby.start()
         with django_db_blocker.unblock():
             yield primary, standby
@@ -538,6 +553,88 @@ def test_streaming_replica_serves_reads_and_the_primary_takes_over(
                 assert Probe.objects.all().db == "rv_primary"
                 assert time.monotonic() - started < 0.5
     finally:
+        remove_alias("rv_standby")
+        remove_alias("rv_primary")
+        dbrouting.forget_health()
+
+
+@pytest.mark.replica
+def test_a_client_reads_its_own_writes_in_its_next_requests_from_a_lagging_standby(
+    lagging_pair: tuple[Cluster, Cluster], settings: object
+) -> None:
+    """The standby replays 2 s late. A client that wrote reads from the primary in its next
+    requests (pinned by its bearer token, its session, its link), for
+    READ_YOUR_WRITES_SECONDS; another client still reads the standby, which does not have
+    the row yet; once the pin expires, the writer reads the standby again."""
+    primary, standby = lagging_pair
+    with primary.connect() as conn:
+        conn.execute("CREATE TABLE rv_probe (id integer PRIMARY KEY, note text NOT NULL)")
+    wait_for_rows(standby, 0, within=30)
+
+    router = PrimaryReplicaRouter(primary="rv_primary", replicas=["rv_standby"])
+    primary.alias("rv_primary")
+    standby.alias("rv_standby")
+    add_alias("replica_0", TEST={"MIRROR": "default"})  # so that replicas are configured
+    dbrouting.forget_health()
+    settings.READ_YOUR_WRITES_SECONDS = 4  # type: ignore[attr-defined]
+    try:
+        with override_settings(DATABASE_ROUTERS=[router]), isolate_apps("reservation"):
+
+            class Probe(models.Model):
+                id = models.IntegerField(primary_key=True)
+                note = models.TextField()
+
+                class Meta:
+                    app_label = "reservation"
+                    db_table = "rv_probe"
+                    managed = False
+
+                def __str__(self) -> str:
+                    return self.note
+
+            def view(request: HttpRequest) -> HttpResponse:
+                if request.method == "POST":
+                    Probe.objects.create(id=int(request.GET["id"]), note="mine")
+                    return HttpResponse("created")
+                row = Probe.objects.filter(id=int(request.GET["id"])).first()
+                db = Probe.objects.all().db
+                return HttpResponse(f"{db}:{'found' if row else 'NOT_FOUND'}")
+
+            app = ReadYourWritesMiddleware(view)
+
+            def call(method: str, row: int, **headers: str) -> str:
+                request = HttpRequest()
+                request.method = method
+                request.GET = QueryDict(f"id={row}")
+                for name, value in headers.items():
+                    request.META[name] = value
+                if "HTTP_COOKIE" in headers:
+                    request.COOKIES = dict(
+                        [part.strip().split("=", 1) for part in headers["HTTP_COOKIE"].split(";")]
+                    )
+                return app(request).content.decode()
+
+            clients = [
+                {"HTTP_AUTHORIZATION": "Bearer rdv_client_one"},
+                {"HTTP_COOKIE": f"{django_settings.SESSION_COOKIE_NAME}=session-two"},
+                {"HTTP_AUTHORIZATION": "Bearer rdve_link_three"},
+            ]
+            stranger = {"HTTP_AUTHORIZATION": "Bearer rdv_someone_else"}
+            outcomes = []
+            for row, client in enumerate(clients, start=1):
+                assert call("POST", row, **client) == "created"
+                outcomes.append(call("GET", row, **client))  # the next request, at once
+            # Someone else reads the lagging standby: the rows are not there yet
+            before_replay = call("GET", 1, **stranger)
+
+            assert outcomes == ["rv_primary:found"] * 3
+            assert before_replay == "rv_standby:NOT_FOUND"
+
+            wait_for_rows(standby, 3, within=15)
+            time.sleep(4.5)  # the pins expire
+            assert call("GET", 1, **clients[0]) == "rv_standby:found"
+    finally:
+        remove_alias("replica_0")
         remove_alias("rv_standby")
         remove_alias("rv_primary")
         dbrouting.forget_health()
