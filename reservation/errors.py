@@ -39,6 +39,10 @@ class ErrorCode(StrEnum):
     NOT_RECURRING = "NOT_RECURRING"
     NOT_AN_OCCURRENCE = "NOT_AN_OCCURRENCE"
     OCCURRENCE_CANCELLED = "OCCURRENCE_CANCELLED"
+    # Booking pages, coaches and series (issue 11)
+    CLIENT_NOT_ASSIGNED = "CLIENT_NOT_ASSIGNED"
+    SLUG_TAKEN = "SLUG_TAKEN"
+    SERIES_INCOMPLETE = "SERIES_INCOMPLETE"
 
 
 class DomainError(ValidationError):

@@ -8,6 +8,7 @@ from .calendar import (
     Reminder,
     ReminderDelivery,
 )
+from .coaching import CoachAssignment, ProviderSlug, ReservationSeries, SeriesMember
 from .event import CandidateSlot, Event, EventAccessToken, EventStatus, Participant, Vote
 from .notification import Notification
 from .persisted_query import PersistedQuery
@@ -27,6 +28,7 @@ __all__ = [
     "Channel",
     "ChannelAddress",
     "Client",
+    "CoachAssignment",
     "Event",
     "EventAccessToken",
     "EventStatus",
@@ -35,10 +37,13 @@ __all__ = [
     "Participant",
     "PersistedQuery",
     "Provider",
+    "ProviderSlug",
     "Reminder",
     "ReminderDelivery",
     "Reservation",
+    "ReservationSeries",
     "ReservationStatus",
+    "SeriesMember",
     "TimeOff",
     "User",
     "Vote",

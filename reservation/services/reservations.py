@@ -13,6 +13,7 @@ from reservation.actors import SYSTEM, Actor, utcnow
 from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
 from reservation.models import Notification, Provider, Reservation, ReservationStatus
 from reservation.selectors.booking import SlotQuery, slot_query
+from reservation.selectors.coaching import require_booking_allowed
 from reservation.selectors.reservations import reservation_visible_to, reservations_visible_to
 from reservation.services.audit import audit_record, audit_record_many
 from reservation.services.locks import lock_booking, lock_provider
@@ -161,6 +162,7 @@ def reservation_create(
                 return earlier
         reservation_expire_due(now=now, provider_id=provider.pk)
         query = slot_query(provider=provider, start=start, end=start, now=now)
+        require_booking_allowed(policy=query.policy, provider_id=provider.pk, client_id=client.pk)
         _check_bookable(query=query, start=start, now=now)
         held = Reservation.objects.filter(
             client=client, status=ReservationStatus.HELD, expires_at__gt=now
@@ -348,6 +350,9 @@ def reservation_reschedule(
             end=start,
             now=now,
             exclude_reservation_id=reservation.pk,
+        )
+        require_booking_allowed(
+            policy=query.policy, provider_id=provider.pk, client_id=reservation.client_id
         )
         _check_bookable(query=query, start=start, now=now)
         before = {"start": reservation.start, "end": reservation.end}
