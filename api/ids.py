@@ -17,6 +17,7 @@ _NOUNS = {
     "AvailabilityWindow": "availability window",
     "CalendarFeed": "calendar feed",
     "CandidateSlot": "candidate slot",
+    "Client": "client",
     "Event": "event",
     "EventAccessToken": "access token",
     "Provider": "provider",

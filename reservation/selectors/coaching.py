@@ -29,9 +29,15 @@ from reservation.models import (
     Reservation,
     User,
 )
-from reservation.selectors.booking import slot_query
+from reservation.selectors.booking import (
+    MAX_SLOT_RANGE,
+    MAX_SLOTS_PER_CALL,
+    active_provider,
+    slot_query,
+)
 from reservation.slots import Interval
 from reservation.timezones import zone
+from reservation.validation import require_range
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +92,10 @@ def _restricted_annotation() -> Coalesce:
 
 
 def providers_bookable_by(*, user: User | None) -> QuerySet[Provider]:
-    """Active providers the person may book (staff and everybody else: all that are not
-    restricted; a client: also the restricted ones that coach them), by name, each with
-    `slug` and `is_coach` (coaches this person) annotated. One query."""
+    """Active providers the person may see for booking, in a stable order: all that are not
+    restricted to their own clients, plus, for a client, the restricted ones coaching them
+    (staff: all; a provider: also themselves). Each has `slug` and `is_coach` (coaches this
+    person) annotated. One query."""
     qs = Provider.objects.filter(is_active=True).select_related("user")
     assigned = CoachAssignment.objects.filter(
         provider=OuterRef("pk"), client__user_id=user.pk if user is not None else None
@@ -99,8 +106,10 @@ def providers_bookable_by(*, user: User | None) -> QuerySet[Provider]:
         is_coach=Exists(assigned) if user is not None else Value(False),
     )
     if user is None or not user.is_staff:
-        qs = qs.filter(Q(restricted=False) | Q(is_coach=True))
-    return qs.order_by("display_name", "id")
+        qs = qs.filter(
+            Q(restricted=False) | Q(is_coach=True) | Q(user_id=user.pk if user else None)
+        )
+    return qs.order_by("id")
 
 
 def coaches_of(*, user: User) -> QuerySet[Provider]:
@@ -289,3 +298,35 @@ def client_reservation(*, user: User, reservation_id: int) -> Reservation:
     if found is None:
         raise NotFound("No such appointment.")
     return found
+
+
+def provider_slots_for(
+    *,
+    user: User | None,
+    provider_id: int,
+    start: datetime,
+    end: datetime,
+    limit: int = MAX_SLOTS_PER_CALL,
+    now: datetime,
+) -> list[Interval]:
+    """`provider_slots` for someone who may see them: the same checks (1–1000 slots, at most
+    62 days) and the same computation (slot_query + compute_slots), plus the coach-only
+    restriction read from the policy that computation loads anyway (no extra query unless the
+    policy restricts)."""
+    if not 1 <= limit <= MAX_SLOTS_PER_CALL:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, f"first must be 1–{MAX_SLOTS_PER_CALL}.", field="first"
+        )
+    start, end = require_range(start, end, max_length=MAX_SLOT_RANGE)
+    provider = active_provider(provider_id=provider_id)
+    query = slot_query(provider=provider, start=start, end=end, now=now)
+    require_may_list_slots(user=user, provider=provider, policy=query.policy)
+    found = slots.compute_slots(
+        availability=query.availability,
+        busy=query.busy,
+        rules=query.rules,
+        now=now,
+        start=start,
+        end=end,
+    )
+    return found[:limit]

@@ -180,6 +180,7 @@ def reservation_series_cancel(
     `reservation_cancel`, so each is checked, audited and mailed); NOT_FOUND when it is not
     part of a series the actor may see."""
     now = now or utcnow()
+    actor.require_user()
     member = (
         SeriesMember.objects.select_related("reservation").filter(reservation_id=reservation_id)
     ).first()
