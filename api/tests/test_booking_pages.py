@@ -41,6 +41,7 @@ class Page(HTMLParser):
         self.alerts: list[str] = []
         self.labels: set[str] = set()
         self.ids: set[str] = set()
+        self.links: list[tuple[str, str]] = []  # (href, rel)
         self._alert: list[str] | None = None
         self._alert_tag = ""
         self._button: list[str] | None = None
@@ -50,6 +51,8 @@ class Page(HTMLParser):
         a = {k: v or "" for k, v in attrs}
         if "id" in a:
             self.ids.add(a["id"])
+        if tag == "a" and "href" in a:
+            self.links.append((a["href"].replace("&amp;", "&"), a.get("rel", "")))
         if tag == "form":
             self.forms.append({"action": a.get("action", ""), "fields": {}, "buttons": []})
         elif tag in {"input", "textarea", "select"} and self.forms:
@@ -145,6 +148,7 @@ def test_sign_in_keeps_the_address_on_a_wrong_password_and_needs_csrf(http, carl
         "/book/sign-in/", {"email": "carla@example.com", "password": PASSWORD}
     )
     assert forged.status_code == 403
+    assert "Please try again" in page(forged).content
 
     right = submit(http, form, email="carla@example.com", password=PASSWORD)
     assert (right.status_code, right["Location"]) == (303, "/book/appointments/")
