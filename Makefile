@@ -72,6 +72,7 @@ bench: migrate
 	$(PY) devops/bench/run.py
 	$(PY) devops/bench/freetime.py
 	$(PY) devops/bench/freetime_db.py
+	$(PY) devops/bench/week_view.py
 
 clean:
 	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles

@@ -151,17 +151,21 @@ def require_booking_allowed(*, policy: BookingPolicy, provider_id: int, client_i
 
 def require_may_list_slots(*, user: User | None, provider: Provider, policy: BookingPolicy) -> None:
     """Slots of a restricted provider are shown to the provider, staff and assigned clients
-    only (CLIENT_NOT_ASSIGNED for everyone else, signed in or not)."""
+    only (CLIENT_NOT_ASSIGNED for everyone else, signed in or not). One query, and only when
+    the policy restricts."""
     if not policy.restrict_to_assigned_clients:
         return
     if user is not None and (user.is_staff or user.pk == provider.user_id):
         return
-    client_id = getattr(getattr(user, "client", None), "pk", None) if user is not None else None
-    if client_id is None:
+    if (
+        user is None
+        or not CoachAssignment.objects.filter(
+            provider_id=provider.pk, client__user_id=user.pk
+        ).exists()
+    ):
         raise DomainError(
             ErrorCode.CLIENT_NOT_ASSIGNED, "This coach takes bookings only from their own clients."
         )
-    require_booking_allowed(policy=policy, provider_id=provider.pk, client_id=client_id)
 
 
 # --- the week view --------------------------------------------------------------------------
