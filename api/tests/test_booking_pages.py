@@ -433,3 +433,63 @@ def test_altered_or_expired_manage_links_open_nothing(carla, coach) -> None:
         ).status_code
         == 403
     )
+
+
+def test_a_series_from_the_page_books_the_free_times_and_names_the_others(
+    http, carla, coach
+) -> None:
+    make_reservation(provider=coach, client=make_client(), start=at(15, 9))
+    signed_in(http, "carla@example.com")
+    options = page(http.get("/book/coach/anna-berg/?every=1&times=3&mode=free"))
+    assert (
+        "Each time below books 3 appointments, every week, starting then. If some of them are "
+        "not free, the free ones are booked and you are told which were not."
+    ) in options.content
+    form = options.form_with("Book 10:00–11:00 on Tue 8 Jan")
+    assert {k: form["fields"][k] for k in ("every", "times", "mode")} == {
+        "every": "1",
+        "times": "3",
+        "mode": "free",
+    }
+    done = submit(http, form)
+    assert done.status_code == 303
+    listed = page(http.get("/book/appointments/")).content
+    assert (
+        "Booked 2 of 3 appointments with Anna Berg: Tue 8 Jan 2030, 10:00–11:00; "
+        "Tue 22 Jan 2030, 10:00–11:00."
+    ) in listed
+    assert "Not booked: Tue 15 Jan 2030, 10:00 — Sorry, that time is not free any more" in listed
+    assert "1 of 3, every week" in listed
+
+    # Cancelling "this one and all later ones" from the first cancels both.
+    first = Reservation.objects.filter(client=carla).order_by("start").first()
+    url = f"/book/appointments/{encode_ref(first.pk, purpose='reservation')}/"
+    cancel = page(http.get(url)).form_with("Cancel the appointment")
+    assert submit(http, cancel, scope="series", reason="Done").status_code == 303
+    assert set(Reservation.objects.filter(client=carla).values_list("status", flat=True)) == {
+        "CANCELLED"
+    }
+    assert (
+        "Cancelled 2 appointments of the series." in page(http.get("/book/appointments/")).content
+    )
+
+
+def test_all_or_nothing_from_the_page_keeps_the_options_and_books_nothing(
+    http, carla, coach
+) -> None:
+    make_reservation(provider=coach, client=make_client(), start=at(15, 9))
+    signed_in(http, "carla@example.com")
+    form = page(http.get("/book/coach/anna-berg/?every=1&times=3&mode=all")).form_with(
+        "Book 10:00–11:00 on Tue 8 Jan"
+    )
+    refused = submit(http, form)
+    assert refused.status_code == 409
+    shown = page(refused)
+    assert shown.alerts == [
+        "Not done Not every one of the repeated times is free, so nothing was booked. Choose "
+        "another time, or allow booking only the free ones. Nothing was booked: 1 of the times "
+        "are not free (Tue 15 Jan 2030, 10:00 (Europe/Berlin)). (code SERIES_INCOMPLETE)"
+    ]
+    kept = shown.form_with("Book 10:00–11:00 on Tue 8 Jan")["fields"]
+    assert (kept["every"], kept["times"], kept["mode"]) == ("1", "3", "all")
+    assert Reservation.objects.filter(client=carla).count() == 0
