@@ -11,6 +11,8 @@ browsing session. Tools that are missing skip with the reason; `.ci/run` install
 import json
 import shutil
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -208,3 +210,39 @@ def test_axe_finds_no_wcag_21_aa_violation_with_javascript_on_or_off(live_server
     assert [(p["page"], p["violations"]) for p in pages if p["violations"]] == []
     assert [line["flow"] for line in lines if line.get("done")] == ["js-on", "js-off"], done.stderr
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.skipif(LYNX is None, reason="lynx is not installed (.ci/run installs it)")
+def test_two_clients_pressing_the_same_time_at_once_one_wins_the_other_is_told(
+    live_server, tmp_path: Path, world
+) -> None:
+    other = make_client(email="olaf@example.com", name="Olaf", time_zone="Europe/Berlin")
+    CoachAssignment.objects.create(provider=world["coach"], client=other, created_at=NOW)
+    sessions = []
+    for email in ("carla@example.com", "olaf@example.com"):
+        home = tmp_path / email
+        home.mkdir()
+        lynx = Lynx(live_server.url, home)
+        lynx.submit(
+            lynx.source("/book/sign-in/").form_with("Sign in"), email=email, password=PASSWORD
+        )
+        sessions.append(
+            (lynx, lynx.source("/book/coach/anna-berg/").form_with("Book 10:00–11:00 on Tue 8 Jan"))
+        )
+
+    barrier = threading.Barrier(2)
+
+    def press(session: tuple[Lynx, dict]) -> str:
+        lynx, form = session
+        barrier.wait()
+        return lynx.submit(form)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pages = list(pool.map(press, sessions))
+
+    won = [p for p in pages if "Booked: Tue 8 Jan 2030, 10:00–11:00 with Anna Berg." in p]
+    lost = [p for p in pages if "Sorry, that time is not free any more" in p]
+    assert (len(won), len(lost)) == (1, 1), pages
+    assert "Book 10:00–11:00 on Tue 8 Jan" not in lost[0]  # the slot is gone from the page
+    assert "Book 11:00–12:00 on Tue 8 Jan" in lost[0]
+    assert Reservation.objects.filter(start=at(8, 9), status="CONFIRMED").count() == 1

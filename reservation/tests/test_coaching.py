@@ -61,7 +61,11 @@ def test_a_new_slug_keeps_the_old_one_for_redirects_and_others_cannot_take_eithe
     anna, other = make_provider(), make_provider()
     provider_slug_set(actor=actor_for(anna), provider_id=anna.pk, slug="anna", now=NOW)
     provider_slug_set(actor=actor_for(make_staff()), provider_id=anna.pk, slug="dr-berg", now=NOW)
-    assert slugs_of(anna) == [(f"provider-{anna.user_id}", False), ("anna", False), ("dr-berg", True)]
+    assert slugs_of(anna) == [
+        (f"provider-{anna.user_id}", False),
+        ("anna", False),
+        ("dr-berg", True),
+    ]
     old = provider_by_slug(slug="anna")
     assert (old.provider, old.current_slug, old.is_current) == (anna, "dr-berg", False)
 
@@ -76,7 +80,11 @@ def test_a_new_slug_keeps_the_old_one_for_redirects_and_others_cannot_take_eithe
 
     # Taking back an old slug of one's own makes it current again: no new row.
     provider_slug_set(actor=actor_for(anna), provider_id=anna.pk, slug="anna", now=NOW)
-    assert slugs_of(anna) == [(f"provider-{anna.user_id}", False), ("anna", True), ("dr-berg", False)]
+    assert slugs_of(anna) == [
+        (f"provider-{anna.user_id}", False),
+        ("anna", True),
+        ("dr-berg", False),
+    ]
     assert AuditEntry.objects.filter(action="provider.slug", subject_id=anna.pk).count() == 3
 
 
