@@ -131,6 +131,7 @@ stack: install
 
 stack-check: install
 	$(PY) devops/stack/stack.py check
+	$(PY) devops/bench/week_view.py
 
 clean:
 	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles $(GRAPHIQL_VENDOR) devops/graphiql/node_modules examples/node_modules

@@ -18,6 +18,7 @@ _NOUNS = {
     "CalendarConnection": "calendar connection",
     "CalendarFeed": "calendar feed",
     "CandidateSlot": "candidate slot",
+    "Client": "client",
     "Event": "event",
     "EventAccessToken": "access token",
     "ExternalCalendar": "calendar",

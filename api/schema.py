@@ -11,6 +11,7 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 from api.accounts.mutations import AccountMutation
 from api.accounts.queries import AccountQuery
 from api.audit.queries import AuditQuery
+from api.booking.coaching import CoachingMutation
 from api.booking.mutations import BookingMutation
 from api.booking.queries import BookingQuery
 from api.calendar.mutations import CalendarMutation
@@ -66,6 +67,7 @@ class Query(
 class Mutation(
     AccountMutation,
     BookingMutation,
+    CoachingMutation,
     EventMutation,
     FeedMutation,
     CalendarMutation,

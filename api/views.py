@@ -364,5 +364,8 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     event-link pages, for people in a browser, get a page saying nothing was changed."""
     if request.path.startswith("/e/"):
         return render(request, "pages/csrf_failed.html", status=403)
+    if request.path.startswith("/book/"):  # the booking pages (issue 11)
+        context = {"title": "Please try again", "zone": "UTC", "notices": []}
+        return render(request, "pages/booking/csrf_failed.html", context, status=403)
     error = {"message": CSRF_HELP, "extensions": {"code": "CSRF_FAILED", "reason": reason}}
     return JsonResponse({"errors": [error]}, status=403)

@@ -151,6 +151,15 @@ def event_update(
 
 # --- reservations ---------------------------------------------------------------------------
 
+# Where a booking mail's manage link goes (client's copy only); the link, a signed token, is
+# put in only in the outgoing mail (services.manage_links.with_manage_link), like LINK_PLACEHOLDER.
+MANAGE_PLACEHOLDER = "[manage link: added when this mail is sent]"
+MANAGE_LINE = {
+    "RESERVATION_CONFIRMED": "Cancel or move it, without signing in:",
+    "RESERVATION_RESCHEDULED": "Cancel or move it, without signing in:",
+    "RESERVATION_CANCELLED": "See it, or book another time:",
+}
+
 
 def _name(user: User) -> str:
     return user.name or user.email
@@ -236,4 +245,6 @@ def reservation_update(
     lines += ["", f"Reference: reservation #{reservation.pk}"]
     if calendar and noun == "booking":
         lines += ["", calendar]
+    if kind in MANAGE_LINE and recipient.pk == reservation.client.user_id:
+        lines += ["", MANAGE_LINE[kind], MANAGE_PLACEHOLDER]
     return subject, "\n".join(lines) + "\n"

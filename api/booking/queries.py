@@ -7,8 +7,11 @@ import strawberry_django
 from api.context import Info, actor_of
 from api.ids import decode_id
 from api.pagination import keyset_connection
+from reservation.actors import utcnow
+from reservation.models import User
 from reservation.selectors import accounts as account_selectors
 from reservation.selectors import booking as booking_selectors
+from reservation.selectors import coaching as coaching_selectors
 from reservation.selectors import reservations as reservation_selectors
 
 from .types import (
@@ -24,6 +27,12 @@ from .types import (
 )
 
 ProviderId = Annotated[strawberry.ID, strawberry.argument(description="The provider's ID.")]
+
+
+def signed_in_user(info: Info) -> User | None:
+    """The signed-in user, or None (anonymous, or an event link's holder)."""
+    actor = actor_of(info)
+    return actor.user if actor.is_authenticated and actor.access_token is None else None
 
 
 def rules_of(policy) -> BookingRules:
@@ -43,7 +52,10 @@ def rules_of(policy) -> BookingRules:
 class BookingQuery:
     @keyset_connection(ProviderType, description="Active providers.")
     def providers(self, info: Info) -> list[ProviderType]:
-        return booking_selectors.provider_list()  # type: ignore[return-value]
+        # Providers who take bookings only from their own clients are listed to those clients.
+        return coaching_selectors.providers_bookable_by(  # type: ignore[return-value]
+            user=signed_in_user(info)
+        )
 
     @strawberry_django.field(description="The booking rules in force for a provider.")
     def booking_rules(self, info: Info, provider_id: ProviderId) -> BookingRules:
@@ -64,8 +76,13 @@ class BookingQuery:
             int, strawberry.argument(description="How many slots at most (1–1000).")
         ] = 1000,
     ) -> list[Slot]:
-        found = booking_selectors.provider_slots(
-            provider_id=decode_id(provider_id, "Provider"), start=start, end=end, limit=first
+        found = coaching_selectors.provider_slots_for(
+            user=signed_in_user(info),
+            provider_id=decode_id(provider_id, "Provider"),
+            start=start,
+            end=end,
+            limit=first,
+            now=utcnow(),
         )
         return [Slot(start=s, end=e) for s, e in found]
 
@@ -103,7 +120,7 @@ class BookingQuery:
             provider_id=decode_id(provider_id, "Provider") if provider_id else None,
             start=start,
             end=end,
-        )
+        ).filter(coaching_selectors.client_history_filter(user=user, now=utcnow()))
         return order_by.apply(found)  # type: ignore[return-value]
 
     @strawberry_django.field(description="One reservation you may see.")

@@ -808,6 +808,41 @@ MUTATIONS = [
         declare="$id: ID!",
         on_scheduled=True,
     ),
+    # --- issue 11: series, coach assignments, slugs ---
+    mutation(
+        "reservationSeriesCreate",
+        "input: {providerId: $p, start: $start, everyWeeks: 1, count: 2}",
+        lambda w: {"p": gid("Provider", w.provider.pk), "start": iso(at(9, 10))},
+        signed_in(DENIED, owning_client=OK, other_client=OK),
+        declare="$p: ID!, $start: DateTime!",
+    ),
+    mutation(
+        "reservationSeriesCancel",
+        "id: $id",
+        reservation_id,  # not part of a series: nobody learns more than NOT_FOUND
+        signed_in(NOT_FOUND),
+        declare="$id: ID!",
+    ),
+    *(
+        mutation(
+            name,
+            "providerId: $p, clientId: $c",
+            lambda w: {
+                "p": gid("Provider", w.provider.pk),
+                "c": gid("Client", w.cleo.client.pk),
+            },
+            signed_in(NOT_FOUND, provider=OK, staff=OK),
+            declare="$p: ID!, $c: ID!",
+        )
+        for name in ("coachClientAssign", "coachClientUnassign")
+    ),
+    mutation(
+        "providerSlugSet",
+        'providerId: $p, slug: "pat-new"',
+        lambda w: {"p": gid("Provider", w.provider.pk)},
+        signed_in(NOT_FOUND, provider=OK, staff=OK),
+        declare="$p: ID!",
+    ),
 ]
 
 OPERATIONS = {operation.name: operation for operation in QUERIES + MUTATIONS}

@@ -8,7 +8,7 @@ from django.test import Client as HttpClient
 
 from api.tests.conftest import GraphQL, errors, gid, iso
 from reservation.models import Provider
-from reservation.selectors import booking as booking_selectors
+from reservation.selectors import coaching as coaching_selectors
 from reservation.services import reservations as reservation_services
 from reservation.tests.factories import at
 
@@ -64,7 +64,7 @@ def test_an_unexpected_error_in_a_query_is_masked(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Given a selector that fails unexpectedly
-    monkeypatch.setattr(booking_selectors, "provider_slots", explode)
+    monkeypatch.setattr(coaching_selectors, "provider_slots_for", explode)  # availableSlots
 
     # When a client asks for slots
     response = gql(

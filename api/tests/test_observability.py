@@ -29,7 +29,7 @@ from api.observability import JsonFormatter, RequestContextFilter
 from api.tests.conftest import GraphQL, gid, iso, token_of
 from reservation import tasks
 from reservation.models import ApiToken, Client, Provider, ReservationStatus
-from reservation.selectors import booking as booking_selectors
+from reservation.selectors import coaching as coaching_selectors
 from reservation.tests.factories import NOW, at, make_reservation
 
 SLOTS = """
@@ -147,7 +147,7 @@ def test_a_log_line_in_a_graphql_request_names_the_request_the_user_and_the_oper
     def explode(**kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(booking_selectors, "provider_slots", explode)
+    monkeypatch.setattr(coaching_selectors, "provider_slots_for", explode)  # availableSlots
     secret = token_of(client_profile.user)
     token = ApiToken.objects.get(user=client_profile.user)
 

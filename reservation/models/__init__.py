@@ -8,6 +8,7 @@ from .calendar import (
     Reminder,
     ReminderDelivery,
 )
+from .coaching import CoachAssignment, ProviderSlug, ReservationSeries, SeriesMember
 from .event import CandidateSlot, Event, EventAccessToken, EventStatus, Participant, Vote
 from .external_calendar import (
     CalendarConnection,
@@ -39,6 +40,7 @@ __all__ = [
     "Channel",
     "ChannelAddress",
     "Client",
+    "CoachAssignment",
     "ConnectionKind",
     "Event",
     "EventAccessToken",
@@ -52,10 +54,13 @@ __all__ = [
     "Participant",
     "PersistedQuery",
     "Provider",
+    "ProviderSlug",
     "Reminder",
     "ReminderDelivery",
     "Reservation",
+    "ReservationSeries",
     "ReservationStatus",
+    "SeriesMember",
     "SyncState",
     "TimeOff",
     "TokenScope",

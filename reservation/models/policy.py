@@ -30,6 +30,12 @@ class BookingPolicy(models.Model):
     max_active_holds = models.PositiveIntegerField(
         default=3, help_text="Unconfirmed holds one client may have at once."
     )
+    restrict_to_assigned_clients = models.BooleanField(
+        default=False, help_text="Only clients assigned to the provider may book them."
+    )
+    past_weeks_visible = models.PositiveIntegerField(
+        default=8, help_text="How many weeks back a client may list their past appointments."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -57,6 +63,9 @@ class BookingPolicy(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(max_active_holds__gte=1), name="policy_max_holds_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(past_weeks_visible__lte=520), name="policy_past_weeks_range"
             ),
         ]
 
@@ -86,6 +95,10 @@ class BookingPolicy(models.Model):
     @property
     def buffer_before(self) -> timedelta:
         return timedelta(minutes=self.buffer_before_minutes)
+
+    @property
+    def past_visible(self) -> timedelta:
+        return timedelta(weeks=self.past_weeks_visible)
 
     @property
     def buffer_after(self) -> timedelta:

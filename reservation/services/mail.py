@@ -16,6 +16,7 @@ from reservation.ical import notification_invite
 from reservation.models import EventAccessToken, Notification
 from reservation.notify_text import LINK_PLACEHOLDER, with_link, without_links
 from reservation.services.events import access_token_mint, event_link
+from reservation.services.manage_links import with_manage_link
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,10 @@ def build_message(
     """The e-mail for a notification: its plain-text body (with `link` in place of an
     invitation's placeholder) and, for a scheduled event or a confirmed booking (or their
     cancellation), an .ics attachment built from the rows as they are now."""
+    body = notification.body if link is None else with_link(notification.body, link)
     message = EmailMessage(
         subject=notification.subject,
-        body=notification.body if link is None else with_link(notification.body, link),
+        body=with_manage_link(body, notification, now=now),  # booking mails: client's link
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notification.recipient.email],
         headers={"Message-ID": message_id(notification)},

@@ -15,6 +15,7 @@ from reservation.actors import Actor, utcnow
 from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
 from reservation.models import Notification, Provider, Reservation, ReservationStatus
 from reservation.selectors.booking import SlotQuery, slot_query
+from reservation.selectors.coaching import require_booking_allowed
 from reservation.selectors.reservations import reservation_visible_to, reservations_visible_to
 from reservation.services import expiry
 from reservation.services.audit import audit_entry, audit_record
@@ -195,6 +196,9 @@ def reservation_create(
                         field="idempotencyKey",
                     )
                 return earlier
+            require_booking_allowed(
+                policy=query.policy, provider_id=provider.pk, client_id=client.pk
+            )
             _check_bookable(query=query, start=start, now=now)
             if query.client_holds >= query.policy.max_active_holds:
                 raise DomainError(
@@ -378,6 +382,9 @@ def reservation_reschedule(
             end=start,
             now=now,
             exclude_reservation_id=reservation.pk,
+        )
+        require_booking_allowed(
+            policy=query.policy, provider_id=provider.pk, client_id=reservation.client_id
         )
         _check_bookable(query=query, start=start, now=now)
         before = {"start": reservation.start, "end": reservation.end}

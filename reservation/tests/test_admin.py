@@ -64,6 +64,7 @@ def test_the_booking_policy_is_edited_in_the_admin(staff_browser: HttpClient) ->
         "buffer_before_minutes": 5,
         "buffer_after_minutes": 5,
         "max_active_holds": 2,
+        "past_weeks_visible": 8,  # unchanged (issue 11)
     }
 
     response = staff_browser.post(url, form)

@@ -28,6 +28,7 @@ from reservation.models import (
     User,
 )
 from reservation.notify_text import event_invitation, event_update, with_link
+from reservation.services.manage_links import manage_token_read
 from reservation.services.notifications import notification_enqueue, reservation_notify
 from reservation.services.reservations import (
     reservation_cancel,
@@ -233,7 +234,10 @@ def test_confirming_tells_client_and_provider_each_in_their_zone(
             "\n"
             f"Reference: reservation #{reservation.pk}\n"
             "\n"
-            "The attached .ics file adds it to your calendar.\n",
+            "The attached .ics file adds it to your calendar.\n"
+            "\n"
+            "Cancel or move it, without signing in:\n"
+            "[manage link: added when this mail is sent]\n",
             "PENDING",
         ),
         (
@@ -264,7 +268,14 @@ def test_confirming_tells_client_and_provider_each_in_their_zone(
         ("carla@example.com", to_carla.subject),
         ("pat@example.com", to_pat.subject),
     ]
-    assert [text_body(m) for m in messages] == [to_carla.body, to_pat.body]
+    # The client's copy carries her manage link in place of the placeholder (issue 11).
+    sent_to_carla, sent_to_pat = (text_body(m) for m in messages)
+    head, _, tail = to_carla.body.partition("[manage link: added when this mail is sent]")
+    assert sent_to_carla.startswith(head + "https://rdv.example/book/manage/")
+    assert sent_to_carla.endswith("/" + tail)
+    token = sent_to_carla.removeprefix(head).removesuffix(tail).split("/")[-2]
+    assert manage_token_read(token=token, now=NOW) == reservation
+    assert sent_to_pat == to_pat.body
     calendars = []
     for message in messages:
         part = calendar_part(message)
@@ -326,7 +337,10 @@ def test_a_cancelled_booking_tells_both_who_cancelled_and_why(
             "\n"
             f"Reference: reservation #{reservation.pk}\n"
             "\n"
-            "The attached .ics file removes it from your calendar.\n",
+            "The attached .ics file removes it from your calendar.\n"
+            "\n"
+            "See it, or book another time:\n"
+            "[manage link: added when this mail is sent]\n",
         ),
         (
             "RESERVATION_CANCELLED",
@@ -370,7 +384,10 @@ def test_a_hold_cancelled_by_staff_says_staff_and_carries_no_ics(
         "Your hold with Dr Pat was cancelled by staff:\n"
         "  Tue 08 Jan 2030, 11:00 (Europe/Berlin), 60 min\n"
         "\n"
-        f"Reference: reservation #{reservation.pk}\n",
+        f"Reference: reservation #{reservation.pk}\n"
+        "\n"
+        "See it, or book another time:\n"
+        "[manage link: added when this mail is sent]\n",
     )
     first = Notification.objects.order_by("id").first()
     assert first is not None
@@ -398,7 +415,10 @@ def test_moving_tells_both_the_old_and_the_new_time(provider: Provider, carla: C
             "\n"
             "It is not confirmed yet: confirm it before Mon 07 Jan 2030, 09:30 (Europe/Berlin).\n"
             "\n"
-            f"Reference: reservation #{held.pk}\n",
+            f"Reference: reservation #{held.pk}\n"
+            "\n"
+            "Cancel or move it, without signing in:\n"
+            "[manage link: added when this mail is sent]\n",
         ),
         (
             "pat@example.com",
@@ -420,7 +440,10 @@ def test_moving_tells_both_the_old_and_the_new_time(provider: Provider, carla: C
             "\n"
             f"Reference: reservation #{confirmed.pk}\n"
             "\n"
-            "The attached .ics file updates your calendar.\n",
+            "The attached .ics file updates your calendar.\n"
+            "\n"
+            "Cancel or move it, without signing in:\n"
+            "[manage link: added when this mail is sent]\n",
         ),
         (
             "pat@example.com",
