@@ -557,7 +557,9 @@ def test_the_organizer_agrees_and_parties_are_asked_to_rsvp(
         ("EVENT_SCHEDULED", ann.pk, ann.pk, event.pk),
         ("EVENT_SCHEDULED", bob.pk, bob.pk, event.pk),
     ]
-    assert sorted(ProcrastinateJob.objects.values_list("args", flat=True), key=str) == [
+    # By number: as text, notification 100 would sort before 99.
+    jobs = ProcrastinateJob.objects.values_list("args", flat=True)
+    assert sorted(jobs, key=lambda args: args["notification_id"]) == [
         {"notification_id": n.pk} for n in notifications
     ]
 
