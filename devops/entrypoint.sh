@@ -55,12 +55,20 @@ if os.environ.get("MIGRATE_ON_START", "0") == "1":
     # Several app containers starting at once: one migrates, the others wait for it, then
     # find nothing left to do.
     lock = 0x52647673  # "Rdvs"
+    # Polled, never waited for in one statement: a statement waiting on the lock holds a
+    # snapshot, and a migration that builds an index CONCURRENTLY waits for every older
+    # snapshot of the database: the two would wait for each other.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock])
-        (got_it,) = cursor.fetchone()
-        if not got_it:
-            log.info("entrypoint: another process is migrating; waiting for it")
-            cursor.execute("SELECT pg_advisory_lock(%s)", [lock])
+        waiting = False
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock])
+            (got_it,) = cursor.fetchone()
+            if got_it:
+                break
+            if not waiting:
+                log.info("entrypoint: another process is migrating; waiting for it")
+                waiting = True
+            time.sleep(0.5)
     try:
         log.info("entrypoint: applying migrations")
         call_command("migrate", interactive=False, verbosity=0)

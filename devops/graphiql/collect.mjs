@@ -9,7 +9,9 @@ const require = createRequire(import.meta.url);
 const FILES = {
   react: ["umd/react.production.min.js"],
   "react-dom": ["umd/react-dom.production.min.js"],
-  graphiql: ["graphiql.min.js", "graphiql.min.css"],
+  // The source maps too: the minified files name them, and the production static storage
+  // (hashed names) refuses a CSS file whose references are missing.
+  graphiql: ["graphiql.min.js", "graphiql.min.js.map", "graphiql.min.css", "graphiql.min.css.map"],
 };
 
 const out = process.argv[2];
