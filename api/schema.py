@@ -20,11 +20,20 @@ from api.limits import aliases_limiter, depth_limiter, introspection_guard, toke
 from api.metrics import OperationMetrics
 from api.reminders.mutations import ReminderMutation
 from api.reminders.queries import ReminderQuery
+from api.webhooks.mutations import WebhookMutation
+from api.webhooks.queries import WebhookQuery
 
 
 @strawberry.type(description="Read the calendar, slots, reservations, events and their history.")
 class Query(
-    AccountQuery, BookingQuery, AuditQuery, EventQuery, FeedQuery, CalendarQuery, ReminderQuery
+    AccountQuery,
+    BookingQuery,
+    AuditQuery,
+    EventQuery,
+    FeedQuery,
+    CalendarQuery,
+    ReminderQuery,
+    WebhookQuery,
 ):
     # No generic `node(id:)` field: strawberry's resolves any ID with no visibility check
     # (anyone could read any reservation or user). Each type has its own checked field.
@@ -42,6 +51,7 @@ class Mutation(
     FeedMutation,
     CalendarMutation,
     ReminderMutation,
+    WebhookMutation,
 ):
     pass
 

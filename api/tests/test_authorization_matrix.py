@@ -34,8 +34,11 @@ from reservation.models import (
     ReservationStatus,
     TimeOff,
     User,
+    Webhook,
+    WebhookDelivery,
+    WebhookEventType,
 )
-from reservation.services import calendar, events, feeds, reminders, reservations
+from reservation.services import calendar, events, feeds, reminders, reservations, webhooks
 from reservation.services.accounts import api_token_create
 from reservation.services.events import SlotInput
 from reservation.tests.factories import (
@@ -77,6 +80,8 @@ class World:
     expired: EventAccessToken  # Cleo's link to `proposed`, expired
     bearer: dict[str, str | None]  # persona -> secret (None: anonymous)
     scheduled_link: str  # Quinn's link to `scheduled` (party_link on its operations)
+    webhook: Webhook  # Cleo's, hearing everything
+    delivery: WebhookDelivery  # to Cleo's webhook: her hold created
 
 
 def mint_link(event: Event, email: str) -> str:
@@ -104,6 +109,12 @@ def build_world() -> World:
     cleo_client = make_client(email="cleo@example.com", name="Cleo")
     cleo = cleo_client.user
     sam = make_client(email="sam@example.com", name="Sam").user
+    webhook = webhooks.webhook_create(
+        actor=actor_for(cleo),
+        url="https://hooks.example.com/in",
+        events=list(WebhookEventType.values),
+        now=NOW,
+    )
     olga = make_user(email="olga@example.com", name="Olga")
     root = make_staff(email="root@example.com")
 
@@ -182,6 +193,8 @@ def build_world() -> World:
             "staff": token_of(root),
         },
         scheduled_link=scheduled_link,
+        webhook=webhook,
+        delivery=WebhookDelivery.objects.filter(webhook=webhook).earliest("id"),
     )
 
 
@@ -495,6 +508,21 @@ QUERIES = [
         show=lambda data: data["totalCount"],
         on_scheduled=True,
     ),
+    Operation(
+        "webhooks",
+        "{ webhooks { totalCount } }",
+        none,
+        signed_in(EMPTY, owning_client=Sees(1)),
+        show=lambda data: data["totalCount"],
+    ),
+    Operation(
+        "webhookDeliveries",
+        "query Q($id: ID!) { webhookDeliveries(webhookId: $id) { totalCount } }",
+        lambda w: {"id": gid("Webhook", w.webhook.pk)},
+        # Cleo's hold and booking created, the booking confirmed, Planning proposed to her
+        signed_in(NOT_FOUND, owning_client=Sees(4)),
+        show=lambda data: data["totalCount"],
+    ),
 ]
 
 SIGNED_IN_OWN = signed_in(OK)
@@ -658,6 +686,33 @@ MUTATIONS = [
         declare="$id: ID!",
     ),
     mutation("calendarFeedCreate", "", none, SIGNED_IN_OWN),
+    mutation(
+        "webhookCreate",
+        'input: {url: "https://hooks.example.com/new", events: [RESERVATION_CREATED]}',
+        none,
+        SIGNED_IN_OWN,
+    ),
+    mutation(
+        "webhookUpdate",
+        "id: $id, input: {active: false}",
+        lambda w: {"id": gid("Webhook", w.webhook.pk)},
+        signed_in(NOT_FOUND, owning_client=OK),
+        declare="$id: ID!",
+    ),
+    mutation(
+        "webhookDelete",
+        "id: $id",
+        lambda w: {"id": gid("Webhook", w.webhook.pk)},
+        signed_in(NOT_FOUND, owning_client=OK),
+        declare="$id: ID!",
+    ),
+    mutation(
+        "webhookRedeliver",
+        "id: $id",
+        lambda w: {"id": gid("WebhookDelivery", w.delivery.pk)},
+        signed_in(NOT_FOUND, owning_client=OK),
+        declare="$id: ID!",
+    ),
     mutation(
         "calendarFeedRevoke",
         "id: $id",
@@ -846,6 +901,10 @@ PROBES = [
     Probe("apiTokenRevoke", "ApiToken", ApiToken, own=sams_tokens),
     Probe("timeOffDelete", "TimeOff", TimeOff),
     Probe("calendarFeedRevoke", "CalendarFeed", CalendarFeed),
+    Probe("webhookDeliveries", "Webhook", Webhook),
+    Probe("webhookUpdate", "Webhook", Webhook),
+    Probe("webhookDelete", "Webhook", Webhook),
+    Probe("webhookRedeliver", "WebhookDelivery", WebhookDelivery),
     Probe(
         "eventAccessTokenRevoke",
         "EventAccessToken",

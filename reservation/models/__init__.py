@@ -16,6 +16,7 @@ from .profiles import Client, Provider
 from .reservation import Reservation, ReservationStatus
 from .token import ApiToken
 from .user import User
+from .webhook import Webhook, WebhookAttempt, WebhookDelivery, WebhookEventType
 
 __all__ = [
     "ApiToken",
@@ -42,5 +43,9 @@ __all__ = [
     "TimeOff",
     "User",
     "Vote",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEventType",
     "WorkingHours",
 ]

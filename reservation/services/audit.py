@@ -9,6 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from reservation.actors import Actor
 from reservation.models import AuditEntry
+from reservation.services.webhooks import webhooks_emit
 
 
 def _jsonable(changes: dict[str, Any]) -> dict[str, Any]:
@@ -43,6 +44,7 @@ def audit_record(
     """Write one audit entry for `subject` (a saved model instance)."""
     entry = _entry(actor=actor, action=action, subject=subject, changes=changes, at=at)
     entry.save()
+    webhooks_emit([entry])  # the change's webhook deliveries, in the same transaction
     return entry
 
 
@@ -54,4 +56,6 @@ def audit_record_many(
         _entry(actor=actor, action=action, subject=subject, changes=changes, at=at)
         for subject, changes in items
     ]
-    return AuditEntry.objects.bulk_create(entries)
+    created = AuditEntry.objects.bulk_create(entries)
+    webhooks_emit(created)  # the changes' webhook deliveries, in the same transaction
+    return created
