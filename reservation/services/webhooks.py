@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from procrastinate import jobs
 
 from reservation import channels
@@ -344,36 +344,52 @@ def _envelope(delivery: WebhookDelivery, data: dict[str, object]) -> str:
     )
 
 
-def _disable(webhook: Webhook, now: datetime) -> None:
+def _count_failure(webhook: Webhook, now: datetime) -> bool:
+    """Add one to the webhook's run of failures (one atomic UPDATE: deliveries to the same
+    webhook run in parallel and do not lock it); switch it off when the run is long enough,
+    mailing its owner once. True if it is off now."""
     from reservation.services.notifications import notification_enqueue
 
-    webhook.is_active = False
-    webhook.disabled_at = now
-    webhook.updated_at = now
-    notification_enqueue(
-        kind=Notification.Kind.WEBHOOK_DISABLED,
-        recipient=webhook.owner,
-        subject=f"Webhook disabled: {webhook.url}",
-        body=(
-            f"Your webhook {webhook.url} failed {webhook.consecutive_failures} deliveries "
-            "in a row and has been switched off; nothing more is sent to it.\n\n"
-            "Fix the receiver, then switch the webhook back on (webhookUpdate with "
-            "active: true) and redeliver what it missed (webhookDeliveries, "
-            "webhookRedeliver).\n"
-        ),
-        now=now,
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE reservation_webhook SET consecutive_failures = consecutive_failures + 1 "
+            "WHERE id = %s RETURNING consecutive_failures",
+            [webhook.pk],
+        )
+        row = cursor.fetchone()
+    failures = row[0] if row else 0
+    if failures < disable_after():
+        return False
+    switched_off = Webhook.objects.filter(pk=webhook.pk, is_active=True).update(
+        is_active=False, disabled_at=now, updated_at=now
     )
+    if switched_off:  # this run did it: the owner hears once
+        notification_enqueue(
+            kind=Notification.Kind.WEBHOOK_DISABLED,
+            recipient=webhook.owner,
+            subject=f"Webhook disabled: {webhook.url}",
+            body=(
+                f"Your webhook {webhook.url} failed {failures} deliveries in a row and has "
+                "been switched off; nothing more is sent to it.\n\n"
+                "Fix the receiver, then switch the webhook back on (webhookUpdate with "
+                "active: true) and redeliver what it missed (webhookDeliveries, "
+                "webhookRedeliver).\n"
+            ),
+            now=now,
+        )
+    return True
 
 
 def webhook_deliver(*, delivery_id: int, render: Renderer, now: datetime | None = None) -> Outcome:
     """Send one delivery (idempotent: one already DELIVERED or SKIPPED is not sent again),
-    logging the attempt. The row stays locked while it is sent, so a stalled job's retry
-    waits instead of sending twice. A failure counts against the webhook (disabled after
+    logging the attempt. The delivery's row stays locked while it is sent, so a stalled job's
+    retry waits instead of sending twice; its webhook is not locked, so deliveries to one
+    webhook go out in parallel. A failure counts against the webhook (switched off after
     `disable_after()` in a row, owner mailed); the caller raises for a retry on FAILED."""
     now = now or utcnow()
     with transaction.atomic():
         delivery = (
-            WebhookDelivery.objects.select_for_update(of=("self", "webhook"))
+            WebhookDelivery.objects.select_for_update(of=("self",))
             .select_related("webhook__owner")
             .filter(pk=delivery_id)
             .first()
@@ -418,18 +434,13 @@ def webhook_deliver(*, delivery_id: int, render: Renderer, now: datetime | None 
             delivery.status = WebhookDelivery.Status.DELIVERED
             delivery.delivered_at = now
             delivery.save(update_fields=["status", "delivered_at", "attempts", "body"])
-            if webhook.consecutive_failures:
-                webhook.consecutive_failures = 0
-                webhook.save(update_fields=["consecutive_failures"])
+            if webhook.consecutive_failures:  # as read: a cheap no-op while all goes well
+                Webhook.objects.filter(pk=webhook.pk).update(consecutive_failures=0)
             return Outcome("DELIVERED")
         delivery.status = WebhookDelivery.Status.FAILED
         delivery.save(update_fields=["status", "attempts", "body"])
-        webhook.consecutive_failures += 1
-        if webhook.consecutive_failures >= disable_after():
-            _disable(webhook, now)
-            webhook.save()
+        if _count_failure(webhook, now):
             return Outcome("GAVE_UP", error)
-        webhook.save(update_fields=["consecutive_failures"])
         return Outcome("FAILED", error)
 
 
