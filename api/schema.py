@@ -20,6 +20,7 @@ from api.limits import aliases_limiter, depth_limiter, introspection_guard, toke
 from api.metrics import OperationMetrics
 from api.reminders.mutations import ReminderMutation
 from api.reminders.queries import ReminderQuery
+from api.sync.queries import SyncQuery
 from api.webhooks.mutations import WebhookMutation
 from api.webhooks.queries import WebhookQuery
 
@@ -34,6 +35,7 @@ class Query(
     CalendarQuery,
     ReminderQuery,
     WebhookQuery,
+    SyncQuery,
 ):
     # No generic `node(id:)` field: strawberry's resolves any ID with no visibility check
     # (anyone could read any reservation or user). Each type has its own checked field.

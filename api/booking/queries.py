@@ -7,9 +7,11 @@ from strawberry_django.relay import DjangoListConnection
 
 from api.context import Info, actor_of
 from api.ids import decode_id
+from api.sync.types import UpdatedSince
 from reservation.selectors import accounts as account_selectors
 from reservation.selectors import booking as booking_selectors
 from reservation.selectors import reservations as reservation_selectors
+from reservation.selectors.sync import changed_since
 
 from .types import (
     AvailabilityWindowType,
@@ -91,15 +93,17 @@ class BookingQuery:
         end: Annotated[
             datetime | None, strawberry.argument(description="Only those starting before this.")
         ] = None,
+        updated_since: UpdatedSince = None,
     ) -> list[ReservationType]:
         user = actor_of(info).require_user()
-        return reservation_selectors.reservation_list(  # type: ignore[return-value]
+        listed = reservation_selectors.reservation_list(
             user=user,
             statuses=[s.value for s in status] if status else None,
             provider_id=decode_id(provider_id, "Provider") if provider_id else None,
             start=start,
             end=end,
         )
+        return changed_since(listed, since=updated_since)  # type: ignore[return-value]
 
     @strawberry_django.field(description="One reservation you may see.")
     def reservation(

@@ -8,7 +8,9 @@ from strawberry_django.relay import DjangoListConnection
 from api.audit.types import AuditEntryType
 from api.context import Info, actor_of
 from api.ids import decode_id
+from api.sync.types import UpdatedSince
 from reservation.selectors import events as event_selectors
+from reservation.selectors.sync import changed_since
 from reservation.services import events
 
 from .types import EventStatus, EventType
@@ -46,11 +48,13 @@ class EventQuery:
         end: Annotated[
             datetime | None, strawberry.argument(description="Only those starting before this.")
         ] = None,
+        updated_since: UpdatedSince = None,
     ) -> list[EventType]:
         user = actor_of(info).require_user()
-        return event_selectors.event_list(  # type: ignore[return-value]
+        listed = event_selectors.event_list(
             user=user, statuses=[s.value for s in status] if status else None, start=start, end=end
         )
+        return changed_since(listed, since=updated_since)  # type: ignore[return-value]
 
     @strawberry_django.connection(
         DjangoListConnection[AuditEntryType],

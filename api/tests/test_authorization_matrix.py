@@ -509,6 +509,13 @@ QUERIES = [
         on_scheduled=True,
     ),
     Operation(
+        "deletedSince",
+        "query Q($since: DateTime!) { deletedSince(since: $since) { totalCount } }",
+        lambda w: {"since": iso(NOW - timedelta(days=1))},
+        signed_in(EMPTY),  # nothing was deleted in the world
+        show=lambda data: data["totalCount"],
+    ),
+    Operation(
         "webhooks",
         "{ webhooks { totalCount } }",
         none,

@@ -15,6 +15,7 @@ from .policy import BookingPolicy
 from .profiles import Client, Provider
 from .reservation import Reservation, ReservationStatus
 from .token import ApiToken
+from .tombstone import Tombstone
 from .user import User
 from .webhook import Webhook, WebhookAttempt, WebhookDelivery, WebhookEventType
 
@@ -41,6 +42,7 @@ __all__ = [
     "Reservation",
     "ReservationStatus",
     "TimeOff",
+    "Tombstone",
     "User",
     "Vote",
     "Webhook",

@@ -9,6 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from reservation.actors import Actor
 from reservation.models import AuditEntry
+from reservation.services.sync import tombstones_record
 from reservation.services.webhooks import webhooks_emit
 
 
@@ -45,6 +46,7 @@ def audit_record(
     entry = _entry(actor=actor, action=action, subject=subject, changes=changes, at=at)
     entry.save()
     webhooks_emit([entry])  # the change's webhook deliveries, in the same transaction
+    tombstones_record([entry])  # a deletion leaves a tombstone for syncing clients
     return entry
 
 
@@ -58,4 +60,5 @@ def audit_record_many(
     ]
     created = AuditEntry.objects.bulk_create(entries)
     webhooks_emit(created)  # the changes' webhook deliveries, in the same transaction
+    tombstones_record(created)  # deletions leave tombstones for syncing clients
     return created
