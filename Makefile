@@ -17,7 +17,7 @@ export DEBUG ?= 1
 # pipenv from the machine if it has one, else a private copy under .local/tools.
 PIPENV := $(shell command -v pipenv 2>/dev/null || echo .local/tools/bin/pipenv)
 
-.PHONY: help install db db-stop migrate demo run test lint schema bench clean
+.PHONY: help install db db-stop migrate demo run test lint schema bench bench-webhooks clean
 
 help:
 	@echo "make run     install, migrate, load demo data, serve http://127.0.0.1:8000/graphql + worker"
@@ -72,6 +72,10 @@ bench: migrate
 	$(PY) devops/bench/run.py
 	$(PY) devops/bench/freetime.py
 	$(PY) devops/bench/freetime_db.py
+
+# 1,000 webhook deliveries through a real worker to a loopback receiver; deliveries per second.
+bench-webhooks: migrate
+	$(PY) devops/bench/webhooks.py --count 1000
 
 clean:
 	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles
