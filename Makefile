@@ -17,7 +17,7 @@ export DEBUG ?= 1
 # pipenv from the machine if it has one, else a private copy under .local/tools.
 PIPENV := $(shell command -v pipenv 2>/dev/null || echo .local/tools/bin/pipenv)
 
-.PHONY: help install db db-stop migrate demo run test lint schema bench clean graphiql examples tui http-audit backup restore stack stack-check
+.PHONY: help install db db-stop migrate demo run test lint schema bench clean graphiql examples tui http-audit backup restore stack stack-check bench-webhooks
 
 help:
 	@echo "make run     install, migrate, load demo data, serve http://127.0.0.1:8000/graphql + worker"
@@ -132,6 +132,10 @@ stack: install
 stack-check: install
 	$(PY) devops/stack/stack.py check
 	$(PY) devops/bench/week_view.py
+
+# 1,000 webhook deliveries through a real worker to a loopback receiver; deliveries per second.
+bench-webhooks: migrate
+	$(PY) devops/bench/webhooks.py --count 1000
 
 clean:
 	rm -rf $(VENV) .local/tools .pytest_cache .ruff_cache staticfiles $(GRAPHIQL_VENDOR) devops/graphiql/node_modules examples/node_modules

@@ -68,11 +68,11 @@ DOMAIN_CODES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_CURSOR: "A `before`/`after` cursor that this list did not hand out.",
     ErrorCode.START_NOT_IN_RULE: "The start is not one the recurrence rule produces (the "
     "message names the rule's first start; alignStart moves it there).",
-    ErrorCode.CLIENT_NOT_ASSIGNED: "This provider takes bookings only from their assigned "
-    "clients.",
+    ErrorCode.CLIENT_NOT_ASSIGNED: "This provider takes bookings only from their assigned clients.",
     ErrorCode.SLUG_TAKEN: "Another provider uses (or used) that public slug.",
     ErrorCode.SERIES_INCOMPLETE: "Not every occurrence of a recurring booking was free; "
     "nothing was booked (all-or-nothing).",
+    ErrorCode.WEBHOOK_DISABLED: "The webhook is switched off; turn it on before redelivering.",
     ErrorCode.CALENDAR_UNREACHABLE: "The calendar server refused the account or could not "
     "be reached.",
 }

@@ -26,6 +26,7 @@ from reservation.selectors import external_calendars as connection_selectors
 from reservation.selectors import feeds as feed_selectors
 from reservation.selectors import reminders as reminder_selectors
 from reservation.selectors import reservations as reservation_selectors
+from reservation.selectors import webhooks as webhook_selectors
 from reservation.services import events
 
 MAX_NODES = 100
@@ -140,6 +141,20 @@ def _external_calendar(actor: Actor, pk: int) -> Model | None:
     return models.ExternalCalendar.objects.filter(pk=pk, connection__user=user).first()
 
 
+def _webhook(actor: Actor, pk: int) -> Model | None:
+    return webhook_selectors.webhooks_of(user=actor.require_user()).filter(pk=pk).first()
+
+
+def _webhook_delivery(actor: Actor, pk: int) -> Model | None:
+    user = actor.require_user()
+    return models.WebhookDelivery.objects.filter(pk=pk, webhook__owner=user).first()
+
+
+def _tombstone(actor: Actor, pk: int) -> Model | None:
+    user = actor.require_user()
+    return models.Tombstone.objects.filter(pk=pk, visible_to__contains=[user.pk]).first()
+
+
 # Every Node type of the schema (api/tests/test_relay.py fails when one is missing).
 RESOLVERS: dict[str, Callable[[Actor, int], Model | None]] = {
     "ApiToken": _api_token,
@@ -157,7 +172,10 @@ RESOLVERS: dict[str, Callable[[Actor, int], Model | None]] = {
     "ReminderDelivery": _delivery,
     "Reservation": _reservation,
     "TimeOff": _time_off,
+    "Tombstone": _tombstone,
     "User": _user,
+    "Webhook": _webhook,
+    "WebhookDelivery": _webhook_delivery,
 }
 
 

@@ -41,6 +41,9 @@ from api.reminders.queries import ReminderQuery
 from api.scalars import SCALARS
 from api.scopes import guard_mutations
 from api.sharing import SharingMutation, SharingQuery
+from api.sync.queries import SyncQuery
+from api.webhooks.mutations import WebhookMutation
+from api.webhooks.queries import WebhookQuery
 
 
 @strawberry.type(description="Read the calendar, slots, reservations, events and their history.")
@@ -55,6 +58,8 @@ class Query(
     ConnectionQuery,
     NodeQuery,  # node/nodes: not strawberry's, which would skip every visibility check
     SharingQuery,
+    WebhookQuery,
+    SyncQuery,
 ):
     pass
 
@@ -74,6 +79,7 @@ class Mutation(
     ReminderMutation,
     ConnectionMutation,
     SharingMutation,
+    WebhookMutation,
 ):
     pass
 

@@ -118,7 +118,12 @@ async def retry_stalled_mail(timestamp: int) -> list[int]:
     job_manager = app.job_manager
     retried = []
     # Reminder jobs too: reminder_send locks its row and skips one already SENT, likewise.
-    for task, strategy in ((send_notification, MAIL_RETRY), (send_reminder, REMINDER_RETRY)):
+    # And webhook deliveries: webhook_deliver locks its row and skips one already DELIVERED.
+    for task, strategy in (
+        (send_notification, MAIL_RETRY),
+        (send_reminder, REMINDER_RETRY),
+        (deliver_webhook, WEBHOOK_RETRY),
+    ):
         retried += await _retry_stalled(job_manager, task=task, strategy=strategy)
     return retried
 
@@ -221,3 +226,29 @@ async def prune_old_data(timestamp: int) -> int:
     pruned = await sync_to_async(notification_bodies_prune)(sent_before=cutoff)
     logger.info("pruned the bodies of %d sent notifications", pruned)
     return pruned
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+# Twelve retries, 2 s after the first failure, then 24 s, 48 s, ... growing to about 70
+# minutes: the last attempt runs about 3 hours after the first (same formula as MAIL_RETRY).
+# A receiver down for longer is usually disabled first (WEBHOOK_DISABLE_AFTER_FAILURES in a
+# row across its deliveries), and its owner redelivers once it is back.
+WEBHOOK_RETRY = RetryStrategy(max_attempts=12, linear_wait=20, exponential_wait=2)
+
+
+class WebhookDeliveryFailed(Exception):
+    """Raised so Procrastinate retries the delivery (the attempt is already logged)."""
+
+
+@app.task(queue="webhooks", name="reservation.deliver_webhook", retry=WEBHOOK_RETRY)
+def deliver_webhook(delivery_id: int) -> str:
+    """POST one webhook delivery (services.webhooks.webhook_deliver): idempotent, each
+    attempt logged; a failure is committed to the log, then raised for a retry."""
+    from api.webhooks.render import render_as_owner
+    from reservation.services.webhooks import webhook_deliver
+
+    outcome = webhook_deliver(delivery_id=delivery_id, render=render_as_owner, now=utcnow())
+    if outcome.result == "FAILED":
+        raise WebhookDeliveryFailed(outcome.error)
+    return outcome.result

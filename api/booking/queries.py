@@ -7,12 +7,14 @@ import strawberry_django
 from api.context import Info, actor_of
 from api.ids import decode_id
 from api.pagination import keyset_connection
+from api.sync.types import UpdatedSince
 from reservation.actors import utcnow
 from reservation.models import User
 from reservation.selectors import accounts as account_selectors
 from reservation.selectors import booking as booking_selectors
 from reservation.selectors import coaching as coaching_selectors
 from reservation.selectors import reservations as reservation_selectors
+from reservation.selectors.sync import changed_since
 
 from .types import (
     AvailabilityWindowType,
@@ -112,6 +114,7 @@ class BookingQuery:
             ReservationOrder,  # type: ignore[valid-type]
             strawberry.argument(description="The order (the ID breaks ties)."),
         ] = ReservationOrder.START_ASC,  # type: ignore[attr-defined]
+        updated_since: UpdatedSince = None,
     ) -> list[ReservationType]:
         user = actor_of(info).require_user()
         found = reservation_selectors.reservation_list(
@@ -121,6 +124,7 @@ class BookingQuery:
             start=start,
             end=end,
         ).filter(coaching_selectors.client_history_filter(user=user, now=utcnow()))
+        found = changed_since(found, since=updated_since)
         return order_by.apply(found)  # type: ignore[return-value]
 
     @strawberry_django.field(description="One reservation you may see.")

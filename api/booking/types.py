@@ -94,6 +94,9 @@ class ReservationType(relay.Node):
     cancelled_at: datetime | None = strawberry_django.field(description="When it was cancelled.")
     cancel_reason: str = strawberry_django.field(description="Why it was cancelled, if given.")
     created_at: datetime = strawberry_django.field(description="When it was made.")
+    updated_at: datetime = strawberry_django.field(
+        description="When it last changed (UTC): for syncing with updatedSince."
+    )
 
 
 @strawberry_django.type(
@@ -104,6 +107,11 @@ class ReservationType(relay.Node):
 class AvailabilityWindowType(relay.Node):
     start: datetime = strawberry_django.field(description="Start (UTC).")
     end: datetime = strawberry_django.field(description="End (UTC), exclusive.")
+    updated_at: datetime = strawberry_django.field(
+        field_name="created_at",
+        description="When it last changed (UTC): windows are never edited in place (adding "
+        "one that touches others replaces them), so this is when it was made.",
+    )
 
 
 @strawberry_django.type(

@@ -8,7 +8,9 @@ from api.audit.types import AuditEntryType, AuditOrder
 from api.context import Info, actor_of
 from api.ids import decode_id
 from api.pagination import keyset_connection
+from api.sync.types import UpdatedSince
 from reservation.selectors import events as event_selectors
+from reservation.selectors.sync import changed_since
 from reservation.services import events
 
 from .types import EventOrder, EventStatus, EventType
@@ -51,11 +53,13 @@ class EventQuery:
             EventOrder,  # type: ignore[valid-type]
             strawberry.argument(description="The order (the ID breaks ties)."),
         ] = EventOrder.CREATED_DESC,  # type: ignore[attr-defined]
+        updated_since: UpdatedSince = None,
     ) -> list[EventType]:
         user = actor_of(info).require_user()
         found = event_selectors.event_list(
             user=user, statuses=[s.value for s in status] if status else None, start=start, end=end
         )
+        found = changed_since(found, since=updated_since)
         return order_by.apply(found)  # type: ignore[return-value]
 
     @keyset_connection(

@@ -68,6 +68,7 @@ NotificationKind = described_enum(
         "RESERVATION_CANCELLED": "A reservation is cancelled.",
         "RESERVATION_RESCHEDULED": "A reservation moved to another time.",
         "RESERVATION_EXPIRED": "A hold lapsed unconfirmed.",
+        "WEBHOOK_DISABLED": "One of your webhooks was switched off after failing repeatedly.",
     },
 )
 

@@ -36,6 +36,9 @@ from reservation.models import (
     ReservationStatus,
     TimeOff,
     User,
+    Webhook,
+    WebhookDelivery,
+    WebhookEventType,
 )
 from reservation.services import (
     calendar,
@@ -44,6 +47,7 @@ from reservation.services import (
     feeds,
     reminders,
     reservations,
+    webhooks,
 )
 from reservation.services.accounts import api_token_create
 from reservation.services.events import SlotInput
@@ -87,6 +91,8 @@ class World:
     bearer: dict[str, str | None]  # persona -> secret (None: anonymous)
     scheduled_link: str  # Quinn's link to `scheduled` (party_link on its operations)
     connection: CalendarConnection  # Cleo's .ics subscription
+    webhook: Webhook  # Cleo's, hearing everything
+    delivery: WebhookDelivery  # to Cleo's webhook: her hold created
 
 
 def mint_link(event: Event, email: str) -> str:
@@ -114,6 +120,12 @@ def build_world() -> World:
     cleo_client = make_client(email="cleo@example.com", name="Cleo")
     cleo = cleo_client.user
     sam = make_client(email="sam@example.com", name="Sam").user
+    webhook = webhooks.webhook_create(
+        actor=actor_for(cleo),
+        url="https://hooks.example.com/in",
+        events=list(WebhookEventType.values),
+        now=NOW,
+    )
     olga = make_user(email="olga@example.com", name="Olga")
     root = make_staff(email="root@example.com")
 
@@ -198,6 +210,8 @@ def build_world() -> World:
         },
         scheduled_link=scheduled_link,
         connection=connection,
+        webhook=webhook,
+        delivery=WebhookDelivery.objects.filter(webhook=webhook).earliest("id"),
     )
 
 
@@ -555,6 +569,28 @@ QUERIES = [
         ),
         show=lambda data: [item is not None for item in data],
     ),
+    Operation(
+        "deletedSince",
+        "query Q($since: DateTime!) { deletedSince(since: $since) { totalCount } }",
+        lambda w: {"since": iso(NOW - timedelta(days=1))},
+        signed_in(EMPTY),  # nothing was deleted in the world
+        show=lambda data: data["totalCount"],
+    ),
+    Operation(
+        "webhooks",
+        "{ webhooks { totalCount } }",
+        none,
+        signed_in(EMPTY, owning_client=Sees(1)),
+        show=lambda data: data["totalCount"],
+    ),
+    Operation(
+        "webhookDeliveries",
+        "query Q($id: ID!) { webhookDeliveries(webhookId: $id) { totalCount } }",
+        lambda w: {"id": gid("Webhook", w.webhook.pk)},
+        # Cleo's hold and booking created, the booking confirmed, Planning proposed to her
+        signed_in(NOT_FOUND, owning_client=Sees(4)),
+        show=lambda data: data["totalCount"],
+    ),
 ]
 
 SIGNED_IN_OWN = signed_in(OK)
@@ -726,6 +762,33 @@ MUTATIONS = [
         declare="$id: ID!",
     ),
     mutation("calendarFeedCreate", "", none, SIGNED_IN_OWN),
+    mutation(
+        "webhookCreate",
+        'input: {url: "https://hooks.example.com/new", events: [RESERVATION_CREATED]}',
+        none,
+        SIGNED_IN_OWN,
+    ),
+    mutation(
+        "webhookUpdate",
+        "id: $id, input: {active: false}",
+        lambda w: {"id": gid("Webhook", w.webhook.pk)},
+        signed_in(NOT_FOUND, owning_client=OK),
+        declare="$id: ID!",
+    ),
+    mutation(
+        "webhookDelete",
+        "id: $id",
+        lambda w: {"id": gid("Webhook", w.webhook.pk)},
+        signed_in(NOT_FOUND, owning_client=OK),
+        declare="$id: ID!",
+    ),
+    mutation(
+        "webhookRedeliver",
+        "id: $id",
+        lambda w: {"id": gid("WebhookDelivery", w.delivery.pk)},
+        signed_in(NOT_FOUND, owning_client=OK),
+        declare="$id: ID!",
+    ),
     mutation(
         "calendarConnectionCreate",
         'kind: ICS, url: "https://calendar.example.com/other.ics"',
@@ -990,6 +1053,10 @@ PROBES = [
     Probe("apiTokenRevoke", "ApiToken", ApiToken, own=sams_tokens),
     Probe("timeOffDelete", "TimeOff", TimeOff),
     Probe("calendarFeedRevoke", "CalendarFeed", CalendarFeed),
+    Probe("webhookDeliveries", "Webhook", Webhook),
+    Probe("webhookUpdate", "Webhook", Webhook),
+    Probe("webhookDelete", "Webhook", Webhook),
+    Probe("webhookRedeliver", "WebhookDelivery", WebhookDelivery),
     Probe("calendarConnectionSync", "CalendarConnection", CalendarConnection),
     Probe("calendarConnectionDelete", "CalendarConnection", CalendarConnection),
     Probe("externalCalendarUpdate", "ExternalCalendar", ExternalCalendar),

@@ -26,7 +26,9 @@ from .policy import BookingPolicy
 from .profiles import Client, Provider
 from .reservation import Reservation, ReservationStatus
 from .token import ApiToken, TokenScope
+from .tombstone import Tombstone
 from .user import FreeBusySharing, User
+from .webhook import Webhook, WebhookAttempt, WebhookDelivery, WebhookEventType
 
 __all__ = [
     "ApiToken",
@@ -64,8 +66,13 @@ __all__ = [
     "SyncState",
     "TimeOff",
     "TokenScope",
+    "Tombstone",
     "User",
     "Vote",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEventType",
     "WorkingHours",
     "WritebackState",
 ]

@@ -21,6 +21,7 @@ class Notification(models.Model):
         RESERVATION_CANCELLED = "RESERVATION_CANCELLED", "Reservation cancelled"
         RESERVATION_RESCHEDULED = "RESERVATION_RESCHEDULED", "Reservation rescheduled"
         RESERVATION_EXPIRED = "RESERVATION_EXPIRED", "Reservation expired"
+        WEBHOOK_DISABLED = "WEBHOOK_DISABLED", "Webhook disabled"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     recipient = models.ForeignKey(

@@ -9,6 +9,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from reservation.actors import Actor
 from reservation.models import AuditEntry
+from reservation.services.sync import tombstones_record
+from reservation.services.webhooks import webhooks_emit
 
 
 def _jsonable(changes: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +53,8 @@ def audit_record(
     """Write one audit entry for `subject` (a saved model instance)."""
     entry = _entry(actor=actor, action=action, subject=subject, changes=changes, at=at)
     entry.save()
+    webhooks_emit([entry])  # the change's webhook deliveries, in the same transaction
+    tombstones_record([entry])  # a deletion leaves a tombstone for syncing clients
     return entry
 
 
@@ -62,4 +66,7 @@ def audit_record_many(
         _entry(actor=actor, action=action, subject=subject, changes=changes, at=at)
         for subject, changes in items
     ]
-    return AuditEntry.objects.bulk_create(entries)
+    created = AuditEntry.objects.bulk_create(entries)
+    webhooks_emit(created)  # the changes' webhook deliveries, in the same transaction
+    tombstones_record(created)  # deletions leave tombstones for syncing clients
+    return created
