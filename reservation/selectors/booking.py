@@ -83,6 +83,9 @@ class SlotQuery:
     lapsed: int = 0  # lapsed holds near the range, still HELD (not busy)
     client_holds: int = 0  # the booking client's live holds
     earlier_id: int | None = None  # their reservation made with the same idempotency key
+    # For a booking: which of reservation.created / .expired some active webhook hears, so a
+    # booking with no webhook listening spends no statement on them.
+    listening: frozenset[str] = frozenset()
 
 
 # The policy, the availability inputs and the busy time in one round trip: a booking runs
@@ -90,7 +93,8 @@ class SlotQuery:
 # Rows: P (the policy as JSON), W (window), H (weekly hours), O (time off), B (busy: live
 # reservations, and the connected calendars' busy time), L (a
 # lapsed hold in the range: not busy, but in the exclusion constraint's way until expired),
-# and for a booking C: the client's live holds and the reservation of their idempotency key.
+# and for a booking C: the client's live holds and the reservation of their idempotency key,
+# and K: the webhook event types of a booking that some active webhook hears.
 # The busy part is written to use the exclusion constraint's GiST index
 # (reservation_no_overlap: provider as a one-point int8range, and the period), so a
 # provider's years of history are never read: only rows whose period meets the range.
@@ -140,6 +144,11 @@ SELECT 'B', x.start, x."end", NULL, NULL, NULL, NULL
 FROM reservation_externalbusy AS x, bounds
 WHERE x.user_id = %(user)s
     AND x."end" > %(start)s - bounds.margin AND x.start < %(end)s + bounds.margin
+UNION ALL
+SELECT 'K', NULL, NULL, NULL, NULL, NULL,
+    (SELECT string_agg(DISTINCT e, ',') FROM reservation_webhook AS wh, unnest(wh.events) AS e
+     WHERE wh.is_active AND e IN ('reservation.created', 'reservation.expired'))
+WHERE %(client)s::bigint IS NOT NULL
 UNION ALL
 SELECT 'C', NULL, NULL,
     (SELECT count(*) FROM reservation_reservation
@@ -197,6 +206,7 @@ def slot_query(
     busy: list[Interval] = []
     lapsed = client_holds = 0
     earlier_id = None
+    listening: frozenset[str] = frozenset()
     with connection.cursor() as cursor:
         cursor.execute(_SLOT_DATA_SQL, params)
         for kind, a, b, weekday, t1, t2, extra in cursor.fetchall():
@@ -210,6 +220,8 @@ def slot_query(
                 weekly.append(WeeklyHours(weekday=weekday, start=t1, end=t2))
             elif kind == "L":
                 lapsed += 1
+            elif kind == "K":
+                listening = frozenset(extra.split(",")) if extra else frozenset()
             elif kind == "C":
                 client_holds, earlier_id = weekday, int(extra) if extra else None
             else:
@@ -231,6 +243,7 @@ def slot_query(
         lapsed=lapsed,
         client_holds=client_holds,
         earlier_id=earlier_id,
+        listening=listening,
     )
 
 

@@ -14,6 +14,7 @@ free already (selectors.booking.active_reservations); booking expires the provid
 holds itself (`expire_due` with `provider_id`) so the exclusion constraint does not see them.
 """
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from django.db import connection, transaction
 
 from reservation.actors import utcnow
 from reservation.models import AuditEntry, Notification
+from reservation.services.webhooks import webhooks_emit
 
 # Rows per transaction of the sweep: 0.2-0.6 s of work on a busy 2-core machine (1.3 s at
 # worst seen), far inside the 5 s statement timeout, and short enough that a booking waiting
@@ -50,6 +52,7 @@ WITH due AS (
     SELECT %(now)s, %(system)s, 'reservation.expire', 'reservation', e.id,
         jsonb_build_object('status', 'EXPIRED', 'expires_at', {json_expires})
     FROM expired AS e
+    RETURNING id, subject_id
 ), rendered AS (
     SELECT e.id, cu.id AS recipient_id,
         COALESCE(NULLIF(p.display_name, ''), pu.email) AS other,
@@ -99,7 +102,8 @@ WITH due AS (
     END) AS ids
 )
 SELECT (SELECT count(*) FROM expired), (SELECT coalesce(max(id), 0) FROM due),
-    (SELECT coalesce(cardinality(ids), 0) FROM deferred)
+    (SELECT coalesce(cardinality(ids), 0) FROM deferred),
+    (SELECT coalesce(jsonb_agg(jsonb_build_array(id, subject_id)), '[]') FROM audited)
 """
 
 # DjangoJSONEncoder's form of a UTC datetime (milliseconds only when there are microseconds),
@@ -144,10 +148,12 @@ def _expire_batch(
     after: int = 0,
     provider_id: int | None = None,
     reservation_id: int | None = None,
+    emit: bool = True,
 ) -> tuple[int, int]:
     """One statement: lock, mark, audit, record the mails and defer their jobs, for due holds
     with an id above `after`. Returns (holds expired, the last id the batch locked).
-    Runs in the caller's transaction."""
+    Runs in the caller's transaction. `emit`: queue the webhook deliveries of the expiries,
+    as services.audit does for the entries it writes (False: the caller knows none listens)."""
     scope = ""
     params: dict[str, object] = {}
     if provider_id is not None:
@@ -179,7 +185,22 @@ def _expire_batch(
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        expired, last_id, _jobs = cursor.fetchone()
+        expired, last_id, _jobs, audited = cursor.fetchone()
+    if emit and audited:
+        if isinstance(audited, str):
+            audited = json.loads(audited)
+        webhooks_emit(
+            [
+                AuditEntry(
+                    pk=entry_id,
+                    at=now,
+                    action="reservation.expire",
+                    subject_type="reservation",
+                    subject_id=subject_id,
+                )
+                for entry_id, subject_id in audited
+            ]
+        )
     return expired, last_id
 
 
@@ -188,10 +209,12 @@ def expire_due(
     now: datetime | None = None,
     provider_id: int | None = None,
     reservation_id: int | None = None,
+    emit: bool = True,
 ) -> int:
     """Expire the lapsed holds of one provider (or one reservation), waiting for rows others
     lock: the caller (a booking, under the provider's lock) needs them all gone. One
-    statement, in the caller's transaction or its own."""
+    statement, in the caller's transaction or its own (and one more when `emit` and some
+    webhook may hear of it)."""
     with transaction.atomic(savepoint=False):  # nothing to undo apart: one statement
         expired, _ = _expire_batch(
             now=now or utcnow(),
@@ -199,6 +222,7 @@ def expire_due(
             skip_locked=False,
             provider_id=provider_id,
             reservation_id=reservation_id,
+            emit=emit,
         )
     return expired
 

@@ -21,6 +21,7 @@ from reservation.services import expiry
 from reservation.services.audit import audit_entry, audit_record
 from reservation.services.locks import lock_booking, lock_provider
 from reservation.services.notifications import reservation_notify
+from reservation.services.webhooks import webhooks_emit
 from reservation.validation import describe_duration, require_aware
 
 MAX_IDEMPOTENCY_KEY = 200
@@ -99,14 +100,18 @@ WITH held AS (
     SELECT %(at)s, %(actor_kind)s, %(actor_user)s, %(actor_token)s, %(actor_access_token)s,
         %(action)s, %(subject_type)s, held.id, %(changes)s::jsonb
     FROM held
+    RETURNING id
 )
-SELECT id FROM held
+SELECT (SELECT id FROM held), (SELECT id FROM audited)
 """
 
 
-def _insert_hold(*, actor: Actor, reservation: Reservation, now: datetime) -> Reservation:
+def _insert_hold(
+    *, actor: Actor, reservation: Reservation, now: datetime, emit: bool
+) -> Reservation:
     """INSERT the unsaved `reservation` and its `reservation.create` audit entry (as
-    services.audit writes it) in one statement; returns it saved."""
+    services.audit writes it) in one statement; returns it saved. `emit`: some webhook hears
+    reservation.created, so queue its deliveries as services.audit does."""
     entry = audit_entry(
         actor=actor,
         action="reservation.create",
@@ -137,7 +142,10 @@ def _insert_hold(*, actor: Actor, reservation: Reservation, now: datetime) -> Re
                 "changes": json.dumps(entry.changes),
             },
         )
-        (reservation.pk,) = cursor.fetchone()
+        reservation.pk, entry.pk = cursor.fetchone()
+    if emit:
+        entry.subject_id = reservation.pk
+        webhooks_emit([entry])
     reservation.created_at = reservation.updated_at = written
     reservation._state.adding = False
     reservation._state.db = connection.alias
@@ -209,7 +217,11 @@ def reservation_create(
             if query.lapsed:
                 # The exclusion constraint cannot see the clock: lapsed holds near the slot
                 # must be EXPIRED before the insert (with their audit entries and mails).
-                expiry.expire_due(now=now, provider_id=provider.pk)
+                expiry.expire_due(
+                    now=now,
+                    provider_id=provider.pk,
+                    emit="reservation.expired" in query.listening,
+                )
             return _insert_hold(
                 actor=actor,
                 reservation=Reservation(
@@ -222,6 +234,7 @@ def reservation_create(
                     idempotency_key=idempotency_key,
                 ),
                 now=now,
+                emit="reservation.created" in query.listening,
             )
     except IntegrityError as exc:  # the whole transaction is gone: nothing was written
         raise _slot_taken(exc) from exc
