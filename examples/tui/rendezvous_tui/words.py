@@ -40,6 +40,8 @@ PLAIN: dict[str, str] = {
     "CLIENT_NOT_ASSIGNED": "This provider takes bookings only from their own clients.",
     "SLUG_TAKEN": "That address is taken.",
     "SERIES_INCOMPLETE": "Nothing was booked: some of the times are not free.",
+    "CALENDAR_UNREACHABLE": "The calendar server refused the account or could not be reached.",
+    "WEBHOOK_DISABLED": "That webhook is switched off; switch it on first.",
     "INVALID_CHARACTERS": "Something you typed contains a character that cannot be stored.",
     "START_NOT_IN_RULE": "The start is not one the repeat rule gives.",
     # the API's own codes (api/)
