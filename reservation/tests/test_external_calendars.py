@@ -473,3 +473,21 @@ def test_the_rotate_command_re_encrypts_stored_passwords() -> None:
     connection.refresh_from_db()
     with override_settings(CALENDAR_CREDENTIAL_KEYS=[new_key]):
         assert crypto.decrypt(connection.secret) == "pw"
+
+
+def test_the_slot_query_reads_copied_busy_time_exactly() -> None:
+    from reservation.models import ExternalObject
+    from reservation.selectors.booking import slot_query
+
+    provider = make_provider()
+    connection = CalendarConnection.objects.create(
+        user=provider.user, kind="ICS", url="https://calendar.example.com/a.ics"
+    )
+    calendar = ExternalCalendar.objects.create(connection=connection, user=provider.user, href="h")
+    row = ExternalObject.objects.create(calendar=calendar, href="o")
+    odd = at(8, 10) + timedelta(seconds=7, microseconds=123457)
+    ExternalBusy.objects.create(object=row, user=provider.user, start=odd, end=at(8, 11))
+
+    query = slot_query(provider=provider, start=at(8, 0), end=at(9, 0), now=NOW)
+
+    assert query.busy == [(odd, at(8, 11))]
