@@ -89,12 +89,6 @@ def parse_calendar(data: bytes | str) -> icalendar.Calendar:
         raise CalendarError(f"not an iCalendar file: {str(exc)[:200]}") from exc
 
 
-def uid_of(calendar: icalendar.Calendar) -> str:
-    for component in calendar.walk("VEVENT"):
-        return str(component.get("UID", ""))
-    return ""
-
-
 def busy_of(
     calendar: icalendar.Calendar, *, start: datetime, end: datetime, rules: BusyRules
 ) -> dict[str, list[Interval]]:
@@ -306,15 +300,6 @@ class CaldavAccount:
                 full=True,
                 changed=[RemoteObject(str(o.url), _etag(o), o.data) for o in found],
             )
-
-    def get(self, href: str) -> RemoteObject | None:
-        with self._errors("reading an event"):
-            response = self.client.request(href, "GET")
-            if response.status == 404:
-                return None
-            if response.status >= 300:
-                raise CalendarError(f"reading an event: HTTP {response.status}")
-            return RemoteObject(href, response.headers.get("ETag", ""), response.raw)
 
     def put(self, *, href: str, body: str, etag: str = "") -> str:
         """Create (etag empty: If-None-Match *) or replace (If-Match etag) an object; the

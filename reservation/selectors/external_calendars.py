@@ -12,7 +12,6 @@ from reservation.models import (
     ExternalCalendar,
     User,
 )
-from reservation.slots import Interval
 
 
 def calendar_connections_of(*, user: User) -> QuerySet[CalendarConnection]:
@@ -29,10 +28,6 @@ def external_busy_rows(*, user_ids: Sequence[int], start: datetime, end: datetim
     return ExternalBusy.objects.filter(
         user_id__in=user_ids, start__lt=end, end__gt=start
     ).values_list("user_id", "start", "end")
-
-
-def external_busy(*, user: User, start: datetime, end: datetime) -> list[Interval]:
-    return [(s, e) for _, s, e in external_busy_rows(user_ids=[user.pk], start=start, end=end)]
 
 
 def writebacks_needing_attention(*, user: User) -> QuerySet[CalendarWriteback]:

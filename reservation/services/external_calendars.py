@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from procrastinate.exceptions import AlreadyEnqueued
 
-from reservation import crypto
+from reservation import channels, crypto
 from reservation import external_calendars as remote
 from reservation.actors import Actor, utcnow
 from reservation.errors import DomainError, ErrorCode, NotFound
@@ -77,8 +77,8 @@ def _check_url(url: str) -> str:
     if url.startswith("webcal://"):
         url = "https://" + url.removeprefix("webcal://")
     try:
-        remote.channels.check_user_url(url)
-    except remote.channels.ChannelError as exc:
+        channels.check_user_url(url)
+    except channels.ChannelError as exc:
         raise DomainError(
             ErrorCode.INVALID_INPUT, f"Not a usable calendar URL: {exc}", field="url"
         ) from exc
@@ -304,29 +304,29 @@ def _replace_objects(
         )
 
 
-def _sync_ics(calendar: ExternalCalendar, *, now: datetime, force_full: bool) -> None:
+def _sync_ics(calendar: ExternalCalendar, *, now: datetime) -> None:
     start, end = _window(user_id=calendar.user_id, now=now)
     fetched = remote.fetch_ics(
         calendar.href,
-        etag="" if force_full else calendar.etag,
-        last_modified="" if force_full else calendar.last_modified,
+        etag=calendar.etag,
+        last_modified=calendar.last_modified,
     )
     if fetched.body is None:
         return
     parsed = remote.parse_calendar(fetched.body)
     busy = remote.busy_of(parsed, start=start, end=end, rules=_rules(calendar.user))
-    objects = [remote.RemoteObject(href=uid, etag="", data=None) for uid in busy]
     with transaction.atomic():
         ExternalObject.objects.filter(calendar=calendar).delete()
+        # One object per UID (a subscription has no per-event URLs).
         created = ExternalObject.objects.bulk_create(
-            ExternalObject(calendar=calendar, href=o.href[:1000]) for o in objects
+            ExternalObject(calendar=calendar, href=uid[:1000]) for uid in busy
         )
         if calendar.busy:
             ExternalBusy.objects.bulk_create(
                 (
                     ExternalBusy(object=row, user_id=calendar.user_id, start=s, end=e)
-                    for row in created
-                    for s, e in busy[row.href]
+                    for row, intervals in zip(created, busy.values(), strict=True)
+                    for s, e in intervals
                 ),
                 batch_size=2000,
             )
@@ -414,7 +414,7 @@ def calendar_connection_sync(*, connection_id: int, now: datetime | None = None)
     try:
         if connection.kind == ConnectionKind.ICS:
             for calendar in calendars:
-                _sync_ics(calendar, now=now, force_full=False)
+                _sync_ics(calendar, now=now)
         else:
             account = remote.CaldavAccount(
                 url=connection.url,
