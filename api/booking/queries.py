@@ -150,10 +150,11 @@ class BookingQuery:
         end: Annotated[
             datetime | None, strawberry.argument(description="Only those starting before this.")
         ] = None,
+        updated_since: UpdatedSince = None,
     ) -> list[AvailabilityWindowType]:
         provider = actor_of(info).require_provider()
         return booking_selectors.provider_windows(  # type: ignore[return-value]
-            provider=provider, start=start, end=end
+            provider=provider, start=start, end=end, updated_since=updated_since
         )
 
     @strawberry_django.field(description="Your weekly working hours.")

@@ -14,8 +14,9 @@ from .types import TombstoneType
 class SyncQuery:
     @keyset_connection(
         TombstoneType,
-        description="Events and time off you could see that were deleted at or after `since`, "
-        "oldest first: with updatedSince on reservations and events, keeps a local copy exact.",
+        description="Events, time off and availability windows you could see that were "
+        "deleted at or after `since`, oldest first: with updatedSince on reservations, events "
+        "and availabilityWindows, keeps a local copy exact.",
     )
     def deleted_since(
         self,

@@ -22,7 +22,9 @@ UpdatedSince = Annotated[
     description="Something you could see that was deleted: drop it from your copy.",
 )
 class TombstoneType(relay.Node):
-    subject_type: str = strawberry_django.field(description="Its type: Event or TimeOff.")
+    subject_type: str = strawberry_django.field(
+        description="Its type: Event, TimeOff or AvailabilityWindow."
+    )
     deleted_at: datetime = strawberry_django.field(description="When it was deleted (UTC).")
 
     @strawberry_django.field(

@@ -177,6 +177,7 @@ def test_availability_history_is_the_providers_own(
             {
                 "added": [["2030-01-12T10:00:00Z", "2030-01-12T12:00:00Z"]],
                 "merged_away": [],
+                "merged_away_ids": [],
                 "result": [["2030-01-12T10:00:00Z", "2030-01-12T12:00:00Z"]],
             },
         )

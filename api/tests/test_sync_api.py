@@ -1,12 +1,25 @@
-"""Incremental sync: `updatedSince` on reservations and events (cancelled rows included, with
-their status) and `deletedSince` tombstones for hard deletions, each for those who could see
-the object."""
+"""Incremental sync: `updatedSince` on reservations, events and availability windows
+(cancelled rows included, with their status) and `deletedSince` tombstones for hard
+deletions, each for those who could see the object."""
 
 from datetime import timedelta
 
 from api.tests.conftest import GraphQL, gid, iso
-from reservation.models import Client, Event, Provider, Reservation, ReservationStatus, User
-from reservation.services.availability import time_off_create, time_off_delete
+from reservation.models import (
+    AvailabilityWindow,
+    Client,
+    Event,
+    Provider,
+    Reservation,
+    ReservationStatus,
+    User,
+)
+from reservation.services.availability import (
+    availability_bulk_create,
+    availability_delete,
+    time_off_create,
+    time_off_delete,
+)
 from reservation.services.events import event_delete
 from reservation.tests.factories import NOW, actor_for, at, make_reservation, make_staff
 
@@ -94,3 +107,53 @@ def test_deletions_leave_tombstones_for_who_could_see_them(
     ]
     assert nodes(cleo) == []
     assert [n["subjectType"] for n in nodes(later)] == ["TimeOff"]
+
+
+WINDOWS = """
+query W($since: DateTime) {
+  availabilityWindows(updatedSince: $since) { edges { node { id start end updatedAt } } }
+}
+"""
+
+
+def test_availability_windows_sync_with_tombstones_for_merged_and_deleted_ones(
+    gql: GraphQL, provider: Provider, provider_token: str, client_token: str
+) -> None:
+    # Given two windows made at NOW
+    actor = actor_for(provider.user)
+    first, second = availability_bulk_create(
+        actor=actor, windows=[(at(8, 9), at(8, 10)), (at(9, 9), at(9, 10))], now=NOW
+    )
+    AvailabilityWindow.objects.update(created_at=NOW)
+    later = NOW + timedelta(hours=1)
+
+    # When, an hour later, one that touches the first is added (replacing it) and the second
+    # is deleted
+    [merged] = availability_bulk_create(actor=actor, windows=[(at(8, 10), at(8, 11))], now=later)
+    AvailabilityWindow.objects.filter(pk=merged.pk).update(created_at=later)
+    availability_delete(actor=actor, window_ids=[second.pk], now=later)
+
+    # Then a provider syncing from NOW + 1 s gets the merged window and both tombstones
+    since = iso(NOW + timedelta(seconds=1))
+    assert nodes(gql(WINDOWS, {"since": since}, token=provider_token)) == [
+        {
+            "id": gid("AvailabilityWindow", merged.pk),
+            "start": iso(at(8, 9)),
+            "end": iso(at(8, 11)),
+            "updatedAt": iso(later),
+        }
+    ]
+    assert nodes(gql(DELETED, {"since": since}, token=provider_token)) == [
+        {
+            "subjectType": "AvailabilityWindow",
+            "subjectId": gid("AvailabilityWindow", first.pk),
+            "deletedAt": iso(later),
+        },
+        {
+            "subjectType": "AvailabilityWindow",
+            "subjectId": gid("AvailabilityWindow", second.pk),
+            "deletedAt": iso(later),
+        },
+    ]
+    # and nobody else hears of the provider's windows
+    assert nodes(gql(DELETED, {"since": since}, token=client_token)) == []

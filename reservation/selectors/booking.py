@@ -316,10 +316,17 @@ def provider_slots(
 
 
 def provider_windows(
-    *, provider: Provider, start: datetime | None = None, end: datetime | None = None
+    *,
+    provider: Provider,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    updated_since: datetime | None = None,
 ) -> QuerySet[AvailabilityWindow]:
-    """A provider's explicit windows overlapping [start, end), in order."""
+    """A provider's explicit windows overlapping [start, end), in order; with
+    `updated_since`, only those made at or after it (windows are never edited in place)."""
     qs = AvailabilityWindow.objects.filter(provider=provider)
+    if updated_since is not None:
+        qs = qs.filter(created_at__gte=require_aware(updated_since, field="updatedSince"))
     if start is not None:
         qs = qs.filter(end__gt=require_aware(start, field="start"))
     if end is not None:

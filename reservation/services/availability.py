@@ -75,6 +75,7 @@ def availability_bulk_create(
             changes={
                 "added": [[s, e] for s, e in submitted],
                 "merged_away": [[w.start, w.end] for w in absorbed],
+                "merged_away_ids": [w.pk for w in absorbed],
                 "result": [[s, e] for s, e in merged],
             },
         )
@@ -102,7 +103,7 @@ def availability_delete(
             action="availability.delete",
             subject=provider,
             at=now,
-            changes={"deleted": [[w.start, w.end] for w in found]},
+            changes={"deleted": [[w.start, w.end] for w in found], "ids": ids},
         )
     return len(found)
 

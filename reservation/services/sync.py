@@ -4,10 +4,12 @@ see it is still known)."""
 
 from collections.abc import Sequence
 
-from reservation.models import AuditEntry, Event, Participant, Tombstone
+from reservation.models import AuditEntry, Event, Participant, Provider, Tombstone
 
-# Audit actions that hard-delete what a synced list shows.
-DELETIONS = {"event.delete", "time_off.delete"}
+
+def provider_owner(provider_id: int) -> int:
+    """The user behind a provider (who sees its windows)."""
+    return Provider.objects.values_list("user_id", flat=True).get(pk=provider_id)
 
 
 def tombstones_record(entries: Sequence[AuditEntry]) -> list[Tombstone]:
@@ -32,6 +34,15 @@ def tombstones_record(entries: Sequence[AuditEntry]) -> list[Tombstone]:
         elif entry.action == "time_off.delete":
             # Audited on its user; the row's own id is in the changes.
             stones.append(("TimeOff", int(entry.changes["id"]), {entry.subject_id}, entry))
+        elif entry.action in ("availability.add", "availability.delete"):
+            # Audited on the provider; a window merged into a new one is gone as much as a
+            # deleted one (windows are never edited in place).
+            ids = entry.changes.get(
+                "ids" if entry.action == "availability.delete" else "merged_away_ids"
+            )
+            if ids:
+                owner = provider_owner(entry.subject_id)
+                stones.extend(("AvailabilityWindow", int(pk), {owner}, entry) for pk in ids)
     if not stones:
         return []
     return Tombstone.objects.bulk_create(

@@ -92,7 +92,12 @@ def test_bulk_create_merges_overlapping_and_touching_windows_with_each_other(
     assert windows_of(provider) == expected
     assert audit_trail() == [("availability.add", "provider", provider.pk, "USER")]
     iso = [[json_time(s), json_time(e)] for s, e in expected]
-    assert AuditEntry.objects.get().changes == {"added": iso, "merged_away": [], "result": iso}
+    assert AuditEntry.objects.get().changes == {
+        "added": iso,
+        "merged_away": [],
+        "merged_away_ids": [],
+        "result": iso,
+    }
 
 
 def test_bulk_create_merges_with_existing_windows_it_overlaps_or_touches(
@@ -119,6 +124,7 @@ def test_bulk_create_merges_with_existing_windows_it_overlaps_or_touches(
             [json_time(at(8, 9)), json_time(at(8, 10))],
             [json_time(at(8, 11, 30)), json_time(at(8, 13))],
         ],
+        "merged_away_ids": [before.pk, after.pk],
         "result": [[json_time(at(8, 9)), json_time(at(8, 13))]],
     }
 
@@ -256,7 +262,8 @@ def test_delete_removes_own_windows(provider: Provider) -> None:
         "deleted": [
             [json_time(at(8, 9)), json_time(at(8, 10))],
             [json_time(at(8, 12)), json_time(at(8, 13))],
-        ]
+        ],
+        "ids": [first.pk, second.pk],
     }
 
 
