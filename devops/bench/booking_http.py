@@ -168,33 +168,20 @@ def _sql_literal(value: object) -> str:
 
 def pgbench_script(data: dict, now: datetime) -> str:
     """The service's statements with pgbench variables: :n picks the slot, :cid the client."""
-    from django.db.models import Q  # noqa: F401 - Django loaded
-
-    from reservation.models import ApiToken
-    from reservation.services import reservations
-
-    # The ORM's own SQL for the token lookup and the two locks.
-    token_sql, token_params = (
-        ApiToken.objects.select_related("user", "user__provider", "user__client")
-        .filter(digest="DIGEST", revoked_at__isnull=True, user__is_active=True)
-        .query.sql_with_params()
-    )
-    token_sql = token_sql % tuple(_sql_literal(p) for p in token_params)
-    token_sql = token_sql.replace("'DIGEST'", ":digest") + " LIMIT 1"
     from django.db import transaction
 
-    with transaction.atomic():  # (FOR UPDATE is only compiled inside one)
-        provider_lock = str(
-            Provider.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .filter(pk=0)
-            .query
-        )
-        client_lock = str(
-            Client.objects.select_for_update(of=("self",)).select_related("user").filter(pk=0).query
-        )
-    provider_lock = re.sub(r"= 0\b", "= :pid", provider_lock)
-    client_lock = re.sub(r"= 0\b", "= :cid", client_lock)
+    from reservation.services import accounts, locks, reservations
+
+    def literal_sql(compiled, **values: object) -> str:
+        sql, params = compiled.sql_with_params(**values)
+        return sql % tuple(_sql_literal(p) for p in params)
+
+    # The service's own compiled statements (reservation.querycache) for the token lookup
+    # and the two locks; FOR UPDATE is only compiled inside a transaction.
+    token_sql = literal_sql(accounts._LIVE_TOKEN, digest="DIGEST").replace("'DIGEST'", ":digest")
+    with transaction.atomic():
+        provider_lock = literal_sql(locks._PROVIDER_LOCK, pk=-1).replace("= -1", "= :pid")
+        client_lock = literal_sql(locks._CLIENT_LOCK, pk=-1).replace("= -1", "= :cid")
     start = f"('{data['base'].isoformat()}'::timestamptz + :slot * interval '{STEP_MINUTES} min')"
     span_start, _ = booking.availability_span(
         provider=Provider.objects.select_related("user").get(pk=data["providers"][0]),
