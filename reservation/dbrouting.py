@@ -124,7 +124,7 @@ def _retry_seconds() -> float:
     return float(getattr(settings, "DATABASE_REPLICA_RETRY_SECONDS", 30))
 
 
-def _quiet(wrapper: BaseDatabaseWrapper) -> bool:
+def connection_is_quiet(wrapper: BaseDatabaseWrapper) -> bool:
     """Whether the open connection is alive as far as can be told without a round trip: no
     error since its last good query, and nothing to read on its socket. An idle connection
     has nothing to read; a server that closes one (a restart, pg_terminate_backend, an idle
@@ -140,12 +140,13 @@ def _quiet(wrapper: BaseDatabaseWrapper) -> bool:
 
 
 def _unusable(wrapper: BaseDatabaseWrapper) -> bool:
-    """Whether the open connection is dead: alive when quiet (above), else, as after a failed
-    query, one round trip tells."""
+    """Whether the open connection is dead: alive when quiet (above; the primary's health
+    check uses the same test, see reservation.db.base), else, as after a failed query, one
+    round trip tells."""
     raw = wrapper.connection
     if raw.closed or getattr(raw, "broken", False):
         return True
-    if _quiet(wrapper):
+    if connection_is_quiet(wrapper):
         return False
     try:
         raw.execute("SELECT 1")
@@ -153,23 +154,6 @@ def _unusable(wrapper: BaseDatabaseWrapper) -> bool:
         return True
     wrapper.errors_occurred = False
     return False
-
-
-def skip_quiet_health_checks(**kwargs: object) -> None:
-    """request_started receiver, run after Django's own (close_old_connections). With
-    CONN_HEALTH_CHECKS Django sends `SELECT 1` before the first query of every request: a
-    round trip in eight of a booking's. A connection that is quiet (see _quiet) is taken to
-    pass it; one that is not gets Django's `SELECT 1`, and is replaced if that fails, as
-    before. A connection that dies without a word (a cable pulled) is found by its next query
-    either way."""
-    for wrapper in connections.all(initialized_only=True):
-        if (
-            wrapper.connection is not None
-            and wrapper.health_check_enabled
-            and not wrapper.health_check_done
-            and _quiet(wrapper)
-        ):
-            wrapper.health_check_done = True
 
 
 def replica_available(alias: str) -> bool:
