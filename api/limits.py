@@ -222,12 +222,37 @@ class InputCleaning(SchemaExtension):
             char = forbidden_character(text)
             if char is not None:
                 raise _invalid_characters(f"variable {path.replace('$.', '$', 1)}", char)
-        literals = _StringLiterals()
-        visit(context.graphql_document, literals)
-        for node in literals.found:
-            char = forbidden_character(node.value)
-            if char is not None:
-                raise _invalid_characters("a string in the document", char, node)
+        found = _forbidden_literal(context.query or "", context.graphql_document)
+        if found is not None:
+            raise _invalid_characters("a string in the document", *found)
+
+
+# Per document text, like the parse and validation caches (api.schema): the literals of a text
+# never change, and walking the whole document for them on every request cost more than
+# the check. Bounded: a stream of distinct documents only empties it.
+_LITERALS_CACHE_SIZE = 512
+_literal_checks: dict[str, tuple[str, StringValueNode] | None] = {}
+
+
+def _forbidden_literal(query: str, document: Node) -> tuple[str, StringValueNode] | None:
+    """The first forbidden character in a string literal of the document, with its node."""
+    try:
+        return _literal_checks[query]
+    except KeyError:
+        pass
+    literals = _StringLiterals()
+    visit(document, literals)
+    found = None
+    for node in literals.found:
+        char = forbidden_character(node.value)
+        if char is not None:
+            found = (char, node)
+            break
+    if len(_literal_checks) >= _LITERALS_CACHE_SIZE:
+        _literal_checks.clear()
+    if query:
+        _literal_checks[query] = found
+    return found
 
 
 def _invalid_characters(where: str, char: str, node: Node | None = None) -> GraphQLError:

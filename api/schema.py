@@ -21,6 +21,7 @@ from api.connections.queries import ConnectionQuery
 from api.errors import ErrorCodes
 from api.events.mutations import EventMutation
 from api.events.queries import EventQuery
+from api.execution import PlainObjectsExecutionContext
 from api.feeds.mutations import FeedMutation
 from api.feeds.queries import FeedQuery
 from api.limits import (
@@ -109,6 +110,8 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    # Objects of plain scalar attributes (a slot) completed in one step: api/execution.py.
+    execution_context_class=PlainObjectsExecutionContext,
     config=StrawberryConfig(relay_max_results=100, scalar_map=SCALARS),
     # Classes or factories, never instances: an extension keeps per-request state, so each
     # request gets fresh ones (a shared instance leaks between threads).

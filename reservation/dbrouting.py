@@ -124,20 +124,30 @@ def _retry_seconds() -> float:
     return float(getattr(settings, "DATABASE_REPLICA_RETRY_SECONDS", 30))
 
 
+def connection_is_quiet(wrapper: BaseDatabaseWrapper) -> bool:
+    """Whether the open connection is alive as far as can be told without a round trip: no
+    error since its last good query, and nothing to read on its socket. An idle connection
+    has nothing to read; a server that closes one (a restart, pg_terminate_backend, an idle
+    timeout) first sends its reason, so its socket turns readable."""
+    raw = wrapper.connection
+    if raw is None or raw.closed or getattr(raw, "broken", False) or wrapper.errors_occurred:
+        return False
+    try:
+        readable, _, _ = select.select([raw.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
 def _unusable(wrapper: BaseDatabaseWrapper) -> bool:
-    """Whether the open connection is dead. An idle connection has nothing to read: a
-    readable socket means the server sent something (its goodbye before closing, or a
-    notice), and then, as after a failed query, one round trip tells."""
+    """Whether the open connection is dead: alive when quiet (above; the primary's health
+    check uses the same test, see reservation.db.base), else, as after a failed query, one
+    round trip tells."""
     raw = wrapper.connection
     if raw.closed or getattr(raw, "broken", False):
         return True
-    if not wrapper.errors_occurred:
-        try:
-            readable, _, _ = select.select([raw.fileno()], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        if not readable:
-            return False
+    if connection_is_quiet(wrapper):
+        return False
     try:
         raw.execute("SELECT 1")
     except Exception:  # noqa: BLE001  whatever the driver raises, the connection is unusable

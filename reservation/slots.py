@@ -40,6 +40,8 @@ class WeeklyHours:
 
 def _utc(value: datetime, name: str) -> datetime:
     """Return ``value`` in UTC; naive datetimes are rejected rather than guessed."""
+    if value.tzinfo is UTC:  # already so (most values, once merged): no conversion
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {value!r}")
     return value.astimezone(UTC)
@@ -53,19 +55,26 @@ def _ceil_div(numerator: timedelta, denominator: timedelta) -> int:
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     """Sorted union; overlapping OR touching intervals merge; empty ones (end<=start) dropped."""
     items: list[Interval] = []
+    append = items.append
     for raw_start, raw_end in intervals:
-        start = _utc(raw_start, "interval start")
-        end = _utc(raw_end, "interval end")
+        # Inline: values already in UTC (most, and all once merged) need no call.
+        start = raw_start if raw_start.tzinfo is UTC else _utc(raw_start, "interval start")
+        end = raw_end if raw_end.tzinfo is UTC else _utc(raw_end, "interval end")
         if start < end:
-            items.append((start, end))
+            append((start, end))
+    if not items:
+        return items
     items.sort()
     merged: list[Interval] = []
+    current_start, current_end = items[0]
     for start, end in items:
-        if merged and start <= merged[-1][1]:
-            if end > merged[-1][1]:
-                merged[-1] = (merged[-1][0], end)
+        if start <= current_end:
+            if end > current_end:
+                current_end = end
         else:
-            merged.append((start, end))
+            merged.append((current_start, current_end))
+            current_start, current_end = start, end
+    merged.append((current_start, current_end))
     return merged
 
 
@@ -220,6 +229,7 @@ def compute_slots(
     free = merge(availability)
     blocked = merge(busy)
     blocked_ends = [b_end for _, b_end in blocked]
+    count = len(blocked)
 
     length = rules.slot_length
     step = rules.step
@@ -240,10 +250,10 @@ def compute_slots(
             hi = s + length + gap
             # First busy interval ending after lo; merged busy is sorted by start and end alike.
             i = bisect_right(blocked_ends, lo)
-            if i < len(blocked) and blocked[i][0] < hi:
-                # Jump to the first grid point whose buffered start clears this busy interval.
-                clear_from = blocked[i][1] + gap
-                s = a + _ceil_div(clear_from - a, step) * step
+            if i < count and blocked[i][0] < hi:
+                # Jump to the first grid point whose buffered start clears this busy interval
+                # (a + ceil((clear_from - a) / step) steps; inline, it is the hot path).
+                s = a - (-(blocked[i][1] + gap - a) // step) * step
                 continue
             slots.append((s, s + length))
             s += step

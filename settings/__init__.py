@@ -124,6 +124,9 @@ if DATABASE_REPLICA_CONNECT_TIMEOUT < 2:
 def database_config(url: str, *, connect_timeout: int | None = None) -> dict:
     """One DATABASES entry: statement_timeout, and the pool when DATABASE_POOL is on."""
     config = dj_database_url.parse(url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
+    # Django's PostgreSQL backend whose health check skips the SELECT 1 when the connection's
+    # socket shows it alive (reservation/db/base.py).
+    config["ENGINE"] = "reservation.db"
     options = config.setdefault("OPTIONS", {})
     if DATABASE_STATEMENT_TIMEOUT_MS:
         # A connection parameter, so pooled connections get it too (the pool connects with

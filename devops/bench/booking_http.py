@@ -8,9 +8,13 @@ One run, side by side on the same scratch database (devops/bench/benchdb.py):
    the database work of one `reservationCreate` — the token lookup, BEGIN, the provider's and
    the client's row locks, the slot-data statement, the INSERT of the hold with its audit
    entry, COMMIT: the very SQL the service sends — with 8 clients.
-2. gunicorn (devops/gunicorn.conf.py, 4 sync workers, DEBUG off, access log on) serves
-   `reservationCreate` to 8 client threads over keep-alive HTTP with API tokens; every
-   request books a distinct slot. Prints bookings/s, p50/p95/p99 and the ratio to pgbench.
+2. gunicorn (devops/gunicorn.conf.py, 4 processes of 2 threads as by default, BENCH_THREADS
+   to change that; DEBUG off, access log on) serves `reservationCreate` to 8 client threads
+   over keep-alive HTTP with API tokens; every request books a distinct slot. Prints
+   bookings/s, p50/p95/p99 and the ratio to pgbench; then the same bookings through
+   /bench/create, the service in a bare Django view behind the same middleware
+   (devops/bench/bench_urls.py): what GraphQL adds. REDIS_URL, when set, is passed on (the
+   rate limit then counts in Redis, as in production).
 3. The same gunicorn serves `availableSlots` (31 days) through GraphQL and a bare Django
    JSON view over the same selector (devops/bench/bench_urls.py, mounted only here):
    requests/s, latencies and the ratio.
@@ -56,6 +60,7 @@ from reservation.services.accounts import api_token_create  # noqa: E402
 
 CLIENTS = 8
 WORKERS = 4
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))  # devops/gunicorn.conf.py's default
 PROVIDERS = 16
 STEP_MINUTES = 5
 PORT = int(os.environ.get("BENCH_PORT", "8510"))
@@ -168,33 +173,20 @@ def _sql_literal(value: object) -> str:
 
 def pgbench_script(data: dict, now: datetime) -> str:
     """The service's statements with pgbench variables: :n picks the slot, :cid the client."""
-    from django.db.models import Q  # noqa: F401 - Django loaded
-
-    from reservation.models import ApiToken
-    from reservation.services import reservations
-
-    # The ORM's own SQL for the token lookup and the two locks.
-    token_sql, token_params = (
-        ApiToken.objects.select_related("user", "user__provider", "user__client")
-        .filter(digest="DIGEST", revoked_at__isnull=True, user__is_active=True)
-        .query.sql_with_params()
-    )
-    token_sql = token_sql % tuple(_sql_literal(p) for p in token_params)
-    token_sql = token_sql.replace("'DIGEST'", ":digest") + " LIMIT 1"
     from django.db import transaction
 
-    with transaction.atomic():  # (FOR UPDATE is only compiled inside one)
-        provider_lock = str(
-            Provider.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .filter(pk=0)
-            .query
-        )
-        client_lock = str(
-            Client.objects.select_for_update(of=("self",)).select_related("user").filter(pk=0).query
-        )
-    provider_lock = re.sub(r"= 0\b", "= :pid", provider_lock)
-    client_lock = re.sub(r"= 0\b", "= :cid", client_lock)
+    from reservation.services import accounts, locks, reservations
+
+    def literal_sql(compiled, **values: object) -> str:
+        sql, params = compiled.sql_with_params(**values)
+        return sql % tuple(_sql_literal(p) for p in params)
+
+    # The service's own compiled statements (reservation.querycache) for the token lookup
+    # and the two locks; FOR UPDATE is only compiled inside a transaction.
+    token_sql = literal_sql(accounts._LIVE_TOKEN, digest="DIGEST").replace("'DIGEST'", ":digest")
+    with transaction.atomic():
+        provider_lock = literal_sql(locks._PROVIDER_LOCK, pk=-1).replace("= -1", "= :pid")
+        client_lock = literal_sql(locks._CLIENT_LOCK, pk=-1).replace("= -1", "= :cid")
     start = f"('{data['base'].isoformat()}'::timestamptz + :slot * interval '{STEP_MINUTES} min')"
     span_start, _ = booking.availability_span(
         provider=Provider.objects.select_related("user").get(pk=data["providers"][0]),
@@ -327,6 +319,7 @@ class Server:
             "PYTHONPATH": f"{ROOT / 'devops' / 'bench'}:{ROOT}",
             "GUNICORN_BIND": f"127.0.0.1:{PORT}",
             "GUNICORN_WORKERS": str(WORKERS),
+            "GUNICORN_THREADS": str(THREADS),
             "RATE_LIMIT_RESERVATION_CREATE": "100000000/s",
             "GRAPHQL_INTROSPECTION": "1",
         }
@@ -441,16 +434,38 @@ def main(argv: list[str]) -> None:
         }
         return "POST", "/graphql", body, headers
 
+    def bare_create_request(i: int) -> tuple:
+        """The same booking through /bench/create: the service behind the same middleware
+        (token lookup, rate limit), without GraphQL."""
+        with lock:
+            n = next(counter)
+        provider, start = slot_of(n, data)
+        body = json.dumps({"providerId": gid("Provider", provider), "start": start.isoformat()})
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {data['clients'][i][1]}",
+        }
+        return "POST", "/bench/create", body, headers
+
     server = Server()
     try:
         load(create_request, 3)  # warm-up: imports, connections, caches
         created = load(create_request, seconds)
         ratio = created["rps"] / pg["tps"]
         print(
-            f"reservationCreate over HTTP, gunicorn {WORKERS} workers, {CLIENTS} clients, "
-            f"{seconds} s: {created['rps']:.0f} bookings/s, p50 {created['p50_ms']} ms, "
-            f"p95 {created['p95_ms']} ms, p99 {created['p99_ms']} ms, {created['errors']} "
-            f"errors; {ratio:.2f} of pgbench (1/{1 / ratio:.1f})",
+            f"reservationCreate over HTTP, gunicorn {WORKERS} workers x {THREADS} threads, "
+            f"{CLIENTS} clients, {seconds} s: {created['rps']:.0f} bookings/s, p50 "
+            f"{created['p50_ms']} ms, p95 {created['p95_ms']} ms, p99 {created['p99_ms']} ms, "
+            f"{created['errors']} errors; {ratio:.2f} of pgbench (1/{1 / ratio:.1f})",
+            flush=True,
+        )
+        load(bare_create_request, 2)
+        bare_created = load(bare_create_request, seconds)
+        print(
+            f"the same booking in a bare Django view (same middleware and service, no "
+            f"GraphQL): {bare_created['rps']:.0f} bookings/s, p50 {bare_created['p50_ms']} ms, "
+            f"p99 {bare_created['p99_ms']} ms, {bare_created['errors']} errors; GraphQL "
+            f"{bare_created['rps'] / created['rps']:.2f}x its time",
             flush=True,
         )
 
@@ -502,6 +517,7 @@ def main(argv: list[str]) -> None:
             {
                 "pgbench": {k: v for k, v in pg.items() if k != "report"},
                 "reservation_create": {**created, "ratio_to_pgbench": round(ratio, 3)},
+                "reservation_create_bare_view": bare_created,
                 "available_slots": {
                     "slots": count,
                     "graphql": gq,
@@ -510,6 +526,8 @@ def main(argv: list[str]) -> None:
                 },
                 "clients": CLIENTS,
                 "workers": WORKERS,
+                "threads": THREADS,
+                "load_average": [round(x, 2) for x in os.getloadavg()],
                 "seconds": seconds,
             },
             indent=2,

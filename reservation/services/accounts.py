@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from reservation.actors import Actor, utcnow
 from reservation.errors import AccessDenied, DomainError, ErrorCode, NotFound
 from reservation.models import ApiToken, Client, Provider, TokenScope, User
+from reservation.querycache import CompiledQuery
 from reservation.services.audit import audit_record
 from reservation.timezones import is_time_zone
 from reservation.validation import require_one_line
@@ -282,16 +283,21 @@ def api_token_revoke(*, actor: Actor, token_id: int, now: datetime | None = None
     return token
 
 
+# Every request with a token starts here: compiled once (reservation.querycache).
+_LIVE_TOKEN = CompiledQuery(
+    lambda digest: ApiToken.objects.select_related("user", "user__provider", "user__client").filter(
+        digest=digest, revoked_at__isnull=True, user__is_active=True
+    )[:1],
+    digest=str,
+)
+
+
 def api_token_authenticate(*, secret: str, now: datetime | None = None) -> ApiToken | None:
     """The live token for this secret (its user active), or None. Records last use."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
     now = now or utcnow()
-    token = (
-        ApiToken.objects.select_related("user", "user__provider", "user__client")
-        .filter(digest=_digest(secret), revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
+    token = _LIVE_TOKEN.first(digest=_digest(secret))
     if token is None:
         return None
     # Touch at most once a minute: a token used in a loop must not write on every request.
