@@ -252,3 +252,12 @@ def deliver_webhook(delivery_id: int) -> str:
     if outcome.result == "FAILED":
         raise WebhookDeliveryFailed(outcome.error)
     return outcome.result
+
+
+@app.task(queue="webhooks", name="reservation.defer_webhook_deliveries", retry=WEBHOOK_RETRY)
+def defer_webhook_deliveries(delivery_ids: list[int]) -> int:
+    """The expiry sweep's fan-out: defer one deliver_webhook job per delivery of a big batch
+    that is still PENDING (services.expiry). Returns how many were deferred."""
+    from reservation.services.expiry import expiry_webhooks_defer
+
+    return expiry_webhooks_defer(delivery_ids=delivery_ids)
