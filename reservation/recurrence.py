@@ -660,14 +660,6 @@ class _Rule:
         until = self.parts.get("UNTIL")
         self.until = _until_utc(_parse_until(until, tz), tz) if until else None
 
-    def _to_utc(self, naive: datetime) -> datetime:
-        if naive == self.dtstart:
-            return self.start  # exact, even when DTSTART's wall time is the second of a fold
-        if self.micro:
-            naive += self.micro
-        # _local_to_utc, inlined: this runs once per occurrence (dateutil yields fold=0).
-        return naive.replace(tzinfo=self.tz).astimezone(UTC)
-
     def _fast_forward(self, target: datetime) -> tuple[datetime, dict[str, str]]:
         """A DTSTART at most ``target`` and parts giving the same occurrences from there on.
 
@@ -732,20 +724,30 @@ class _Rule:
             rule = _dateutil_rule(parts, dtstart, until)
 
         found: list[datetime] = []
+        append = found.append
         walked = 0
+        # Once per occurrence: each placed in the zone inline, attributes read once.
+        tz, first_naive, first_start, micro = self.tz, self.dtstart, self.start, self.micro
+        last = self.until if self.until is not None else hi
         for naive in rule:
             if naive > hi_local:
                 break
-            start = self._to_utc(naive)
-            if count_from <= start < hi:
-                walked += 1
-                if walked > max_occurrences:
-                    raise ValueError(
-                        f"more than {max_occurrences} occurrences to expand before {hi}; "
-                        "narrow the window or raise max_occurrences"
-                    )
-            if lo <= start < hi and (self.until is None or start <= self.until):
-                found.append(start)
+            if naive == first_naive:
+                start = first_start  # exact, even when DTSTART's wall time is in a fold
+            else:
+                if micro:
+                    naive += micro
+                start = naive.replace(tzinfo=tz).astimezone(UTC)  # fold=0 from dateutil
+            if start < hi:
+                if start >= count_from:
+                    walked += 1
+                    if walked > max_occurrences:
+                        raise ValueError(
+                            f"more than {max_occurrences} occurrences to expand before {hi}; "
+                            "narrow the window or raise max_occurrences"
+                        )
+                if start >= lo and start <= last:
+                    append(start)
         found.sort()  # a DST gap can reorder sub-daily occurrences
         return found
 
@@ -828,6 +830,11 @@ def expand(
         starts = recurrence.starts(lo, window_end, max_occurrences)
     if extras:
         starts = sorted({*starts, *(s for s in extras if lo <= s < window_end)})
+
+    if not by_original:  # no moved or cancelled occurrence: the common case, kept lean
+        if duration:
+            return [(s, s + duration, s) for s in starts if s < window_end and s > lo]
+        return [(s, s, s) for s in starts if window_start <= s < window_end]
 
     result: list[Occurrence] = []
     handled: set[datetime] = set()
