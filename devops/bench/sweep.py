@@ -1,7 +1,7 @@
 """Benchmark of the hold-expiry sweep (reservation.services.expiry); prints, never asserts.
 
     DEBUG=1 DATABASE_URL=postgresql://... .venv/bin/python devops/bench/sweep.py [10000 ...]
-    SWEEP_WORKERS=1 ...   # one sweeping worker instead of two (the machine has 2 cores)
+    SWEEP_WORKERS=1 ...   # one sweep instead of two sharing the backlog (tasks.EXPIRE_SWEEPERS)
     SWEEP_WEBHOOK_HOLDS=0 ...   # skip the run with a webhook listening (default 100000)
 
 In the scratch database (devops/bench/benchdb.py) it stores N stale holds (default 10k, 100k
@@ -20,7 +20,6 @@ import json
 import os
 import resource
 import sys
-import threading
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
@@ -128,27 +127,13 @@ def stale_holds(count: int, now: datetime, *, webhook: bool = False) -> None:
         cursor.execute("SET statement_timeout = DEFAULT")  # the sweep runs under the real one
 
 
-def sweep_in_parallel(now: datetime, workers: int) -> expiry.SweepResult:
-    """`workers` sweeps at once, each on its own connection (as several Procrastinate workers
-    would run them); SKIP LOCKED splits the rows between them."""
-    results: list[expiry.SweepResult] = []
-
-    def one() -> None:
-        try:
-            results.append(expiry.expire_sweep(now=now))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=one) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return expiry.SweepResult(
-        expired=sum(r.expired for r in results),
-        batches=sum(r.batches for r in results),
-        finished=all(r.finished for r in results),
-    )
+def sweep(now: datetime, workers: int) -> expiry.SweepResult:
+    """The periodic job's sweep: `workers` sweeps share a backlog (expire_sweep's threads,
+    each on its own connection; SKIP LOCKED splits the rows between them)."""
+    try:
+        return expiry.expire_sweep(now=now, workers=workers)
+    finally:
+        connection.close()
 
 
 def run(count: int, workers: int, *, webhook: bool = False) -> dict[str, float]:
@@ -175,7 +160,7 @@ def run(count: int, workers: int, *, webhook: bool = False) -> dict[str, float]:
     tracemalloc.start()
     try:
         began = time.perf_counter()
-        result = sweep_in_parallel(now, workers)
+        result = sweep(now, workers)
         seconds = time.perf_counter() - began
         _, peak = tracemalloc.get_traced_memory()
     finally:

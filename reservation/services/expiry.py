@@ -15,6 +15,7 @@ free already (selectors.booking.active_reservations); booking expires the provid
 holds itself (`expire_due` with `provider_id`) so the exclusion constraint does not see them.
 """
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -287,20 +288,9 @@ class SweepResult:
     finished: bool  # False: stopped by the time budget with due holds left
 
 
-def expire_sweep(
-    *,
-    now: datetime | None = None,
-    batch: int = SWEEP_BATCH,
-    max_seconds: float | None = None,
+def _sweep_loop(
+    *, now: datetime, batch: int, started: float, max_seconds: float | None
 ) -> SweepResult:
-    """Expire every hold lapsed at `now`, `batch` rows per transaction in id order. Rows
-    another session has locked (a booking expiring them, another sweep) are skipped, so
-    several workers share the work without waiting on each other; stopping at any point
-    (`max_seconds`, a kill) keeps every finished batch, and the next sweep resumes."""
-    if batch < 1:
-        raise ValueError("batch must be at least 1")
-    now = now or utcnow()
-    started = time.monotonic()
     total = batches = after = 0
     while True:
         # Its own transaction per batch (a savepoint only when a caller wraps the sweep in
@@ -316,6 +306,66 @@ def expire_sweep(
             return SweepResult(expired=total, batches=batches, finished=True)
         if max_seconds is not None and time.monotonic() - started >= max_seconds:
             return SweepResult(expired=total, batches=batches, finished=False)
+
+
+def expire_sweep(
+    *,
+    now: datetime | None = None,
+    batch: int = SWEEP_BATCH,
+    max_seconds: float | None = None,
+    workers: int = 1,
+) -> SweepResult:
+    """Expire every hold lapsed at `now`, `batch` rows per transaction in id order. Rows
+    another session has locked (a booking expiring them, another sweep) are skipped, so
+    several workers share the work without waiting on each other; stopping at any point
+    (`max_seconds`, a kill) keeps every finished batch, and the next sweep resumes.
+    `workers` > 1: when the first batch finds a backlog (a full batch), that many sweeps in
+    all share it, each in a thread with its own connection (the database does the work, so
+    the sweep uses as many cores as it is given)."""
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    now = now or utcnow()
+    started = time.monotonic()
+    first = _sweep_loop(now=now, batch=batch, started=started, max_seconds=0)
+    if first.finished or max_seconds == 0:
+        return first
+    if workers == 1:
+        rest = _sweep_loop(now=now, batch=batch, started=started, max_seconds=max_seconds)
+        return _sum([first, rest])
+    results: list[SweepResult] = []
+    failures: list[BaseException] = []
+
+    def helper() -> None:
+        try:
+            results.append(
+                _sweep_loop(now=now, batch=batch, started=started, max_seconds=max_seconds)
+            )
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+            failures.append(exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=helper) for _ in range(workers - 1)]
+    for thread in threads:
+        thread.start()
+    try:
+        mine = _sweep_loop(now=now, batch=batch, started=started, max_seconds=max_seconds)
+    finally:
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
+    return _sum([first, mine, *results])
+
+
+def _sum(results: list[SweepResult]) -> SweepResult:
+    return SweepResult(
+        expired=sum(r.expired for r in results),
+        batches=sum(r.batches for r in results),
+        finished=all(r.finished for r in results[1:]),
+    )
 
 
 FAN_OUT_CHUNK = 500

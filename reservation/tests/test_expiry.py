@@ -472,3 +472,42 @@ def test_a_booking_that_knows_no_webhook_listens_writes_no_delivery_statement() 
     (sql,) = [q["sql"] for q in queries if q["sql"].lstrip().startswith("WITH due AS")]
     assert "reservation_webhook" not in sql
     assert "SKIP LOCKED" not in sql  # a booking waits for the holds it must clear
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_a_backlog_is_shared_by_the_sweep_s_threads_and_each_hold_expired_once() -> None:
+    provider, client = make_provider(), make_client()
+    holds = lapsed_holds(41, provider=provider, client=client)
+    threads_seen: set[int] = set()
+    batch = expiry._expire_batch
+
+    def recording(**kwargs: object) -> tuple[int, int]:
+        threads_seen.add(threading.get_ident())
+        return batch(**kwargs)  # type: ignore[arg-type]
+
+    expiry._expire_batch = recording  # type: ignore[assignment]
+    try:
+        result = expire_sweep(now=NOW, batch=4, workers=3)
+    finally:
+        expiry._expire_batch = batch  # type: ignore[assignment]
+
+    assert (result.expired, result.finished) == (41, True)
+    assert len(threads_seen) == 3  # the caller and two helpers
+    assert statuses() == {h.pk: EXPIRED for h in holds}
+    assert sorted(AuditEntry.objects.values_list("subject_id", flat=True)) == [h.pk for h in holds]
+    assert sorted(Notification.objects.values_list("reservation_id", flat=True)) == [
+        h.pk for h in holds
+    ]
+
+
+def test_a_sweep_without_a_backlog_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[object] = []
+    monkeypatch.setattr(threading.Thread, "start", lambda self: started.append(self))
+    provider, client = make_provider(), make_client()
+    lapsed_holds(3, provider=provider, client=client)
+
+    assert expire_sweep(now=NOW, batch=4, workers=3) == SweepResult(
+        expired=3, batches=1, finished=True
+    )
+    assert started == []
