@@ -8,8 +8,9 @@ The estimate, in abstract units (calibrated in devops/bench/cost.py):
   else the argument's default, else the API's maximum page; lists without such an argument
   count GRAPHQL_COST_LIST_SIZE items);
 - the date-range fields add a cost per day of their range: `availableSlots` (2 per day),
-  `freeTime` (500 a call, 4 per day and person), `occurrences` (200 a call, 2 per day, and
-  per person when `users` is given), so a year-long range costs what it makes the server do;
+  `freeTime` and `freeTimePage` (500 a call, 4 per day and person), `occurrences` (200 a
+  call, 2 per day, and per person when `users` is given), so a year-long range costs what it
+  makes the server do;
 - `__schema` and `__type` cost a flat GRAPHQL_COST_INTROSPECTION (served from memory; their
   shape is bounded by the introspection depth limits).
 Aliases are counted like the fields they repeat: 29 aliases cost 29 times.
@@ -63,6 +64,7 @@ class RangeWeight:
 RANGE_FIELDS: Mapping[str, RangeWeight] = {
     "availableSlots": RangeWeight(base=0, per_day=2, per_user=False),
     "freeTime": RangeWeight(base=500, per_day=4, per_user=True),
+    "freeTimePage": RangeWeight(base=500, per_day=4, per_user=True),
     "occurrences": RangeWeight(base=200, per_day=2, per_user=True),
 }
 

@@ -15,14 +15,16 @@ Every occurrence lasts exactly ``end - start`` of elapsed time (RFC 5545 3.8.5.3
 22:00-06:00 shift over a DST night ends at 05:00 or 07:00 local. All returned instants are UTC.
 """
 
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulebase, rrulestr
+from dateutil.rrule import rrule, rrulestr
 
 Occurrence = tuple[datetime, datetime, datetime]  # (start, end, original start), all UTC
 
@@ -565,6 +567,85 @@ def _shifted(value: datetime, delta: timedelta) -> datetime:
         return datetime.max if delta > timedelta(0) else datetime.min  # noqa: DTZ901 - naive
 
 
+# Any fixed DTSTART: a compiled rule is re-based on the real one (rrule.replace).
+_COMPILE_DTSTART = datetime(2000, 1, 3)  # noqa: DTZ001 - naive local, like every DTSTART
+
+
+@lru_cache(maxsize=4096)
+def _compiled(text: str) -> rrule:
+    """``text`` (RRULE parts without UNTIL, FREQ=DAILY or longer) parsed once per process.
+
+    Parsing is a fifth of an expansion's time (dateutil's tokenizer), and the same few rules
+    are expanded again for every window asked for. dateutil keeps what it derives from DTSTART
+    (a WEEKLY rule's weekday, a MONTHLY rule's day, the time of day) out of the rule it
+    re-bases, so ``_compiled(text).replace(dtstart=d, until=u)`` is the rule
+    ``rrulestr(text + UNTIL, dtstart=d)`` would build (a test compares both); sub-daily rules
+    are not cached, as dateutil narrows their BYHOUR/BYMINUTE/BYSECOND by DTSTART itself.
+    """
+    compiled = rrulestr(text, dtstart=_COMPILE_DTSTART)
+    assert isinstance(compiled, rrule)  # one RRULE, no RDATE/EXDATE: never an rruleset
+    return compiled
+
+
+def _dateutil_rule(parts: dict[str, str], dtstart: datetime, until: datetime | None) -> rrule:
+    """dateutil's rule for ``parts`` (without UNTIL) from ``dtstart``, stopping at ``until``."""
+    text = ";".join(f"{k}={v}" for k, v in parts.items())
+    if parts["FREQ"] in _DAILY_OR_LONGER:
+        return _compiled(text).replace(dtstart=dtstart, until=until)
+    if until is not None:
+        text += f";UNTIL={_format_floating(until)}"
+    built = rrulestr(text, dtstart=dtstart)
+    assert isinstance(built, rrule)
+    return built
+
+
+# Parts after which a DAILY or WEEKLY rule's wall-clock occurrences no longer repeat with a
+# fixed period (months differ in length; COUNT and BYSETPOS count from somewhere).
+_APERIODIC = frozenset(
+    {"COUNT", "BYSETPOS", "BYMONTH", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYEASTER"}
+)
+
+
+def _repeat_period(parts: dict[str, str]) -> timedelta | None:
+    """The shift P under which the rule's local wall-clock occurrences repeat exactly (each
+    occurrence t >= DTSTART has a next one t + P, and nothing in between but what the first
+    P after DTSTART had), or None when the rule does not repeat that way.
+
+    A WEEKLY rule repeats every INTERVAL weeks; a DAILY one every INTERVAL days, or, filtered
+    by weekdays, every lcm(INTERVAL, 7) days. Times of day (BYHOUR/BYMINUTE/BYSECOND) repeat
+    with them. Naive wall-clock arithmetic is exact: DST is applied afterwards, per occurrence.
+    """
+    freq = parts["FREQ"]
+    if freq not in {"DAILY", "WEEKLY"} or _APERIODIC & parts.keys():
+        return None
+    if any(code[:1] in "+-0123456789" for code in parts.get("BYDAY", "").split(",") if code):
+        return None  # "1MO" and the like: not meaningful for these frequencies anyway
+    interval = int(parts.get("INTERVAL", "1"))
+    if freq == "WEEKLY":
+        return 7 * interval * _DAY
+    if "BYDAY" in parts:
+        return math.lcm(interval, 7) * _DAY
+    return interval * _DAY
+
+
+def _tiled(
+    first: list[datetime], dtstart: datetime, period: timedelta, until: datetime
+) -> Iterator[datetime]:
+    """The occurrences ``first`` (those in [DTSTART, DTSTART + P), sorted) repeated every
+    ``period`` up to ``until``, in order."""
+    if not first:
+        return
+    offsets = [t - dtstart for t in first]
+    base = dtstart
+    while True:
+        for offset in offsets:
+            t = base + offset
+            if t > until:
+                return
+            yield t
+        base += period
+
+
 class _Rule:
     """One parsed RRULE bound to an event's first start and zone."""
 
@@ -578,11 +659,6 @@ class _Rule:
         self.dtstart = local.replace(tzinfo=None, microsecond=0)
         until = self.parts.get("UNTIL")
         self.until = _until_utc(_parse_until(until, tz), tz) if until else None
-
-    def _to_utc(self, naive: datetime) -> datetime:
-        if naive == self.dtstart:
-            return self.start  # exact, even when DTSTART's wall time is the second of a fold
-        return _local_to_utc(naive + self.micro, self.tz)
 
     def _fast_forward(self, target: datetime) -> tuple[datetime, dict[str, str]]:
         """A DTSTART at most ``target`` and parts giving the same occurrences from there on.
@@ -635,25 +711,43 @@ class _Rule:
         count_from = lo if dtstart != self.dtstart else self.start
         parts.pop("UNTIL", None)
         parts.setdefault("WKST", "MO")  # not calendar.firstweekday(), which is global state
-        if "COUNT" not in parts:
-            parts["UNTIL"] = _format_floating(hi_local)  # lets dateutil stop by itself
-        rule: rrulebase = rrulestr(";".join(f"{k}={v}" for k, v in parts.items()), dtstart=dtstart)
+        # UNTIL lets dateutil stop by itself (a rule that never matches would walk to 9999).
+        until = None if "COUNT" in parts else hi_local.replace(microsecond=0)
+        period = _repeat_period(parts) if until is not None else None
+        rule: Iterable[datetime]
+        if period is not None and until - dtstart > 2 * period:
+            # dateutil walks one period; the rest repeats it (a year of a weekly rule is 52
+            # times the same week: dateutil's walk was half an expansion's time).
+            first = list(_dateutil_rule(parts, dtstart, min(until, dtstart + period - _SECOND)))
+            rule = _tiled(first, dtstart, period, until)
+        else:
+            rule = _dateutil_rule(parts, dtstart, until)
 
         found: list[datetime] = []
+        append = found.append
         walked = 0
+        # Once per occurrence: each placed in the zone inline, attributes read once.
+        tz, first_naive, first_start, micro = self.tz, self.dtstart, self.start, self.micro
+        last = self.until if self.until is not None else hi
         for naive in rule:
             if naive > hi_local:
                 break
-            start = self._to_utc(naive)
-            if count_from <= start < hi:
-                walked += 1
-                if walked > max_occurrences:
-                    raise ValueError(
-                        f"more than {max_occurrences} occurrences to expand before {hi}; "
-                        "narrow the window or raise max_occurrences"
-                    )
-            if lo <= start < hi and (self.until is None or start <= self.until):
-                found.append(start)
+            if naive == first_naive:
+                start = first_start  # exact, even when DTSTART's wall time is in a fold
+            else:
+                if micro:
+                    naive += micro
+                start = naive.replace(tzinfo=tz).astimezone(UTC)  # fold=0 from dateutil
+            if start < hi:
+                if start >= count_from:
+                    walked += 1
+                    if walked > max_occurrences:
+                        raise ValueError(
+                            f"more than {max_occurrences} occurrences to expand before {hi}; "
+                            "narrow the window or raise max_occurrences"
+                        )
+                if start >= lo and start <= last:
+                    append(start)
         found.sort()  # a DST gap can reorder sub-daily occurrences
         return found
 
@@ -736,6 +830,11 @@ def expand(
         starts = recurrence.starts(lo, window_end, max_occurrences)
     if extras:
         starts = sorted({*starts, *(s for s in extras if lo <= s < window_end)})
+
+    if not by_original:  # no moved or cancelled occurrence: the common case, kept lean
+        if duration:
+            return [(s, s + duration, s) for s in starts if s < window_end and s > lo]
+        return [(s, s, s) for s in starts if window_start <= s < window_end]
 
     result: list[Occurrence] = []
     handled: set[datetime] = set()

@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 # The sweep stops starting batches after this long, well before the next tick: a backlog is
 # finished by the following runs, batch by batch (each batch commits on its own).
 EXPIRE_BUDGET_SECONDS = 45
+# Sweeps sharing a backlog within the job (threads, each with its own connection; one more
+# connection while a backlog lasts): the database does the work, on as many cores as it gets.
+EXPIRE_SWEEPERS = 2
 
 
 @app.periodic(cron="* * * * *", periodic_id="expire_holds")
@@ -35,7 +38,9 @@ def expire_holds(timestamp: int) -> int:
     meet, each skips the rows the other has locked. Listing and booking do not wait for this
     job: they already treat a lapsed hold as free.
     """
-    result = reservation_expire_sweep(now=utcnow(), max_seconds=EXPIRE_BUDGET_SECONDS)
+    result = reservation_expire_sweep(
+        now=utcnow(), max_seconds=EXPIRE_BUDGET_SECONDS, workers=EXPIRE_SWEEPERS
+    )
     holds_expired.send(sender=expire_holds, count=result.expired)
     if result.expired:
         logger.info(
@@ -252,3 +257,12 @@ def deliver_webhook(delivery_id: int) -> str:
     if outcome.result == "FAILED":
         raise WebhookDeliveryFailed(outcome.error)
     return outcome.result
+
+
+@app.task(queue="webhooks", name="reservation.defer_webhook_deliveries", retry=WEBHOOK_RETRY)
+def defer_webhook_deliveries(delivery_ids: list[int]) -> int:
+    """The expiry sweep's fan-out: defer one deliver_webhook job per delivery of a big batch
+    that is still PENDING (services.expiry). Returns how many were deferred."""
+    from reservation.services.expiry import expiry_webhooks_defer
+
+    return expiry_webhooks_defer(delivery_ids=delivery_ids)

@@ -10,7 +10,7 @@ from reservation.models import User
 from reservation.selectors import calendar as calendar_selectors
 from reservation.selectors import sharing as sharing_selectors
 
-from .types import FreeInterval, Occurrence, Occurrences, free_interval
+from .types import FreeInterval, FreeTimePage, Occurrence, Occurrences, free_interval
 
 MAX_OCCURRENCES = 1000
 
@@ -83,7 +83,8 @@ class CalendarQuery:
         "declined, no live booking as client or provider, no time off, and inside everyone's "
         "working hours (none set: any time). Each person must share their free/busy with you "
         "(freeBusySharing; by default people you share an event or a booking with): anyone "
-        "else answers NOT_FOUND, exactly like an unknown address."
+        "else answers NOT_FOUND, exactly like an unknown address. More than `limit`: "
+        "freeTimePage."
     )
     def free_time(
         self,
@@ -107,3 +108,44 @@ class CalendarQuery:
             limit=limit,
         )
         return [free_interval(s, e, who) for s, e in found]
+
+    @strawberry.field(
+        description="freeTime page by page: at most `first` common free intervals of "
+        "[start, end) (at most 366 days), earliest first, after the `after` cursor; ask "
+        "again with after: endCursor while hasMore to get all of them (a year of free time "
+        "in a few requests). Same rules and consent as freeTime; INVALID_CURSOR for a cursor "
+        "this list (same people, range and length) did not hand out."
+    )
+    def free_time_page(
+        self,
+        info: Info,
+        users: People,
+        start: Annotated[datetime, strawberry.argument(description="Range start, with offset.")],
+        end: Annotated[datetime, strawberry.argument(description="Range end, with offset.")],
+        duration_minutes: Annotated[
+            int, strawberry.argument(description="Shortest useful length (1–10080).")
+        ],
+        first: Annotated[
+            int, strawberry.argument(description="At most this many per page (1–100).")
+        ] = 100,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="endCursor of the page before (null: the first)."),
+        ] = None,
+    ) -> FreeTimePage:
+        viewer = actor_of(info).require_user()
+        who = people(users)
+        sharing_selectors.require_free_busy_shared(viewer=viewer, users=who)  # consent
+        duration = timedelta(minutes=duration_minutes)
+        page, more = calendar_selectors.free_time_page(
+            users=who, start=start, end=end, duration=duration, first=first, after=after
+        )
+        return FreeTimePage(
+            items=[free_interval(s, e, who) for s, e in page],
+            has_more=more,
+            end_cursor=calendar_selectors.free_time_cursor(
+                page[-1], users=who, start=start, end=end, duration=duration
+            )
+            if page
+            else None,
+        )

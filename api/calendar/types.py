@@ -319,6 +319,17 @@ class FreeInterval:
     )
 
 
+@strawberry.type(description="A page of common free time, earliest first.")
+class FreeTimePage:
+    items: list[FreeInterval] = strawberry.field(description="At most `first` of them.")
+    has_more: bool = strawberry.field(
+        description="Whether more free time lies in the range: ask again with after: endCursor."
+    )
+    end_cursor: str | None = strawberry.field(
+        default=None, description="The last item's cursor, for `after` (null: no items)."
+    )
+
+
 def free_interval(start: datetime, end: datetime, users: list[models.User]) -> FreeInterval:
     return FreeInterval(
         start=start,

@@ -524,6 +524,14 @@ QUERIES = [
         # else NOT_FOUND, as for an address with no account
         signed_in(NOT_FOUND, owning_client=OK, organizer=OK, provider=OK),
     ),
+    Operation(
+        "freeTimePage",
+        "query Q($users: [String!]!, $start: DateTime!, $end: DateTime!) {"
+        " freeTimePage(users: $users, start: $start, end: $end, durationMinutes: 60)"
+        " { items { start } } }",
+        lambda w: {"users": [w.cleo.email], "start": iso(at(8, 0)), "end": iso(at(9, 0))},
+        signed_in(NOT_FOUND, owning_client=OK, organizer=OK, provider=OK),  # as freeTime
+    ),
     Operation("freeBusySharing", "{ freeBusySharing }", none, signed_in(OK)),
     Operation(
         "channelAddresses",

@@ -27,12 +27,15 @@ class Notification(models.Model):
     recipient = models.ForeignKey(
         "reservation.User", on_delete=models.CASCADE, related_name="notifications"
     )
+    # Event and access token: indexed only where set (Meta.indexes); reservation mails (all
+    # of the expiry sweep's) have neither.
     event = models.ForeignKey(
         "reservation.Event",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="notifications",
+        db_index=False,
     )
     reservation = models.ForeignKey(
         "reservation.Reservation",
@@ -47,6 +50,7 @@ class Notification(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="notifications",
+        db_index=False,
     )
     occurrence_start = models.DateTimeField(
         null=True,
@@ -63,7 +67,19 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "created_at"], name="notification_status")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="notification_status"),
+            models.Index(
+                fields=["event"],
+                condition=models.Q(event__isnull=False),
+                name="notification_event",
+            ),
+            models.Index(
+                fields=["access_token"],
+                condition=models.Q(access_token__isnull=False),
+                name="notification_access_token",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(status="SENT") | models.Q(sent_at__isnull=False),

@@ -22,11 +22,17 @@ class Reservation(models.Model):
     see the clock) only ever meets live rows.
     """
 
+    # No index of their own: (provider, start) and (client, start) below lead with them. Every
+    # index is written again for each new row version (an expiry, a confirmation: status is in
+    # the partial indexes' predicates, so no update is HOT), so none is kept that adds nothing.
     provider = models.ForeignKey(
-        "reservation.Provider", on_delete=models.PROTECT, related_name="reservations"
+        "reservation.Provider",
+        on_delete=models.PROTECT,
+        related_name="reservations",
+        db_index=False,
     )
     client = models.ForeignKey(
-        "reservation.Client", on_delete=models.PROTECT, related_name="reservations"
+        "reservation.Client", on_delete=models.PROTECT, related_name="reservations", db_index=False
     )
     start = models.DateTimeField()
     end = models.DateTimeField()
@@ -37,8 +43,13 @@ class Reservation(models.Model):
     idempotency_key = models.CharField(max_length=200, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancelled_by = models.ForeignKey(
-        "reservation.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    cancelled_by = models.ForeignKey(  # indexed where set (Meta.indexes)
+        "reservation.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     cancel_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -60,6 +71,12 @@ class Reservation(models.Model):
                 include=["expires_at"],
                 condition=models.Q(status="HELD"),
                 name="reservation_held_sweep",
+            ),
+            # For deleting a user (SET_NULL): only the rows that have one.
+            models.Index(
+                fields=["cancelled_by"],
+                condition=models.Q(cancelled_by__isnull=False),
+                name="reservation_cancelled_by",
             ),
         ]
         constraints = [

@@ -65,7 +65,10 @@ class WebhookDelivery(models.Model):
         FAILED = "FAILED", "Failed"
         SKIPPED = "SKIPPED", "Skipped"  # the owner can no longer see the object
 
-    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of its own: the unique (webhook, audit entry) and (webhook, -id) lead with it.
+    webhook = models.ForeignKey(
+        Webhook, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     # The audit entry recording the change: one change, one event id for every webhook.
     audit_entry_id = models.BigIntegerField()
     event_type = models.CharField(max_length=40, choices=WebhookEventType.choices)

@@ -7,6 +7,7 @@ to the people on them. Ranges are at most `MAX_RANGE` (366 days) long.
 """
 
 import base64
+import hashlib
 import json
 from bisect import bisect_right
 from collections import defaultdict
@@ -38,6 +39,7 @@ from reservation.validation import require_range
 MAX_RANGE = timedelta(days=366)
 MAX_PEOPLE = 50
 MAX_FREE_RESULTS = 100
+_S = timedelta(seconds=1)
 MAX_DURATION_MINUTES = 7 * 24 * 60
 # Each recurring event is validated on write to yield at most a few per day (daily or longer
 # frequencies, COUNT bounded), so a 366-day window stays far below this.
@@ -362,20 +364,7 @@ def users_by_reference(*, refs: Sequence[int | str]) -> list[User]:
     return result
 
 
-def free_time(
-    *,
-    users: Sequence[User],
-    start: datetime,
-    end: datetime,
-    duration: timedelta,
-    limit: int = 10,
-    now: datetime | None = None,
-) -> list[Interval]:
-    """The earliest `limit` free intervals in [start, end), at least `duration` long, common to
-    all `users`: nobody is busy (see busy_intervals) and everyone is inside their working hours.
-    Results in UTC, maximal within the range. Eight queries however much data there is."""
-    now = now or utcnow()
-    start, end = calendar_range(start, end)
+def _free_time_checks(*, users: Sequence[User], duration: timedelta, limit: int) -> None:
     if not users:
         raise DomainError(ErrorCode.INVALID_INPUT, "Name at least one person.", field="users")
     if len(users) > MAX_PEOPLE:
@@ -390,6 +379,17 @@ def free_time(
         raise DomainError(
             ErrorCode.INVALID_INPUT, f"limit must be 1–{MAX_FREE_RESULTS}.", field="limit"
         )
+
+
+def _free_intervals(
+    *,
+    users: Sequence[User],
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+    limit: int,
+    now: datetime,
+) -> list[Interval]:
     busy = _busy_by_user(users=users, start=start, end=end, now=now)
     working = _working_by_user(users=users, start=start, end=end)
     return freetime.free_intervals(
@@ -400,3 +400,89 @@ def free_time(
         min_length=duration,
         limit=limit,
     )
+
+
+def free_time(
+    *,
+    users: Sequence[User],
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+    limit: int = 10,
+    now: datetime | None = None,
+) -> list[Interval]:
+    """The earliest `limit` free intervals in [start, end), at least `duration` long, common to
+    all `users`: nobody is busy (see busy_intervals) and everyone is inside their working hours.
+    Results in UTC, maximal within the range. Eight queries however much data there is."""
+    start, end = calendar_range(start, end)
+    _free_time_checks(users=users, duration=duration, limit=limit)
+    return _free_intervals(
+        users=users, start=start, end=end, duration=duration, limit=limit, now=now or utcnow()
+    )
+
+
+def _free_time_query(
+    users: Sequence[User], start: datetime, end: datetime, duration: timedelta
+) -> str:
+    """What a freeTime cursor is valid for: the same people, range and length."""
+    asked = json.dumps([[u.pk for u in users], start.isoformat(), end.isoformat(), duration // _S])
+    return hashlib.sha256(asked.encode()).hexdigest()[:16]
+
+
+def free_time_cursor(
+    interval: Interval,
+    *,
+    users: Sequence[User],
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+) -> str:
+    """An opaque cursor after `interval` (one of this query's free intervals)."""
+    start, end = calendar_range(start, end)
+    raw = json.dumps([interval[1].isoformat(), _free_time_query(users, start, end, duration)])
+    return base64.urlsafe_b64encode(b"free1:" + raw.encode()).decode()
+
+
+def _decode_free_time_cursor(
+    cursor: str, *, query: str, start: datetime, end: datetime
+) -> datetime:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode())
+        if not raw.startswith(b"free1:"):
+            raise ValueError("not a freeTime cursor")
+        after, asked = json.loads(raw[6:])
+        after = datetime.fromisoformat(after)
+        if after.tzinfo is None or asked != query or not start < after <= end:
+            raise ValueError("a cursor of another query")
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise DomainError(
+            ErrorCode.INVALID_CURSOR, "That is not a cursor this list gave.", field="after"
+        ) from exc
+    return after
+
+
+def free_time_page(
+    *,
+    users: Sequence[User],
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+    first: int = MAX_FREE_RESULTS,
+    after: str | None = None,
+    now: datetime | None = None,
+) -> tuple[list[Interval], bool]:
+    """At most `first` of the free intervals `free_time` finds in [start, end), those after the
+    `after` cursor (from `free_time_cursor`, for the same people, range and length), and
+    whether more follow: a client gets a year of free time by asking again with the last
+    one's cursor. A free interval is maximal, so where the last one ended someone is busy or
+    away: the next page is the free time of [that end, end), and equals the rest of the list
+    one unpaged call would give. INVALID_CURSOR for a cursor of another query."""
+    start, end = calendar_range(start, end)
+    _free_time_checks(users=users, duration=duration, limit=first)
+    if after is not None:
+        query = _free_time_query(users, start, end, duration)
+        start = _decode_free_time_cursor(after, query=query, start=start, end=end)
+    found = _free_intervals(
+        users=users, start=start, end=end, duration=duration, limit=first + 1, now=now or utcnow()
+    )
+    return found[:first], len(found) > first

@@ -343,3 +343,171 @@ def test_a_big_batch_defers_one_fan_out_job_that_defers_the_mail_jobs(
     assert list(sends.order_by("id").values_list("queue_name", "args", "status")) == [
         ("mail", {"notification_id": pk}, "todo") for pk in notes[1:]
     ]
+
+
+# --- Webhook deliveries of expiries, in the batch statement ----------------------------------
+
+
+def test_the_sweep_writes_the_deliveries_webhooks_emit_would_in_its_one_statement() -> None:
+    from reservation.models import Webhook, WebhookDelivery, WebhookEventType
+    from reservation.services import webhooks
+    from reservation.tests.factories import make_staff, make_user
+
+    provider, client = make_provider(), make_client()
+    holds = lapsed_holds(2, provider=provider, client=client)
+    stranger = make_user()
+    expired_type, other_type = (
+        WebhookEventType.RESERVATION_EXPIRED,
+        WebhookEventType.RESERVATION_CREATED,
+    )
+
+    def webhook(owner_id: int, events: list[str], **flags: bool) -> int:
+        return Webhook.objects.create(
+            owner_id=owner_id,
+            url="https://hooks.example.com/in",
+            secret="s" * 20,
+            events=events,
+            created_at=NOW,
+            updated_at=NOW,
+            **flags,
+        ).pk
+
+    hears = [
+        webhook(client.user_id, [other_type, expired_type]),  # the client's
+        webhook(provider.user_id, [expired_type]),  # the provider's
+        webhook(make_staff().pk, [expired_type], is_global=True),  # staff, every change
+    ]
+    # and near misses: another event type, someone else's, switched off
+    webhook(client.user_id, [other_type])
+    webhook(stranger.pk, [expired_type])
+    webhook(make_staff().pk, [expired_type], is_global=True, is_active=False)
+    webhook(provider.user_id, [expired_type], is_active=False)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert expire_sweep(now=NOW) == SweepResult(expired=2, batches=1, finished=True)
+
+    # one statement did it all (in the test's savepoint), nothing read the entries back
+    statements = [q["sql"].lstrip()[:12] for q in queries if "SAVEPOINT" not in q["sql"]]
+    assert statements == ["WITH due AS "]
+    entries = list(AuditEntry.objects.order_by("id"))
+    assert [e.subject_id for e in entries] == [h.pk for h in holds]
+    deliveries = WebhookDelivery.objects.order_by("id")
+    assert list(
+        deliveries.values_list(
+            "webhook_id",
+            "audit_entry_id",
+            "event_type",
+            "subject_type",
+            "subject_id",
+            "occurred_at",
+            "created_at",
+            "status",
+            "body",
+            "attempts",
+        )
+    ) == [
+        (pk, e.pk, expired_type, "reservation", e.subject_id, NOW, NOW, "PENDING", "", 0)
+        for e in entries
+        for pk in hears
+    ]
+    assert list(
+        ProcrastinateJob.objects.filter(task_name="reservation.deliver_webhook")
+        .order_by("id")
+        .values_list("queue_name", "args")
+    ) == [("webhooks", {"delivery_id": pk}) for pk in deliveries.values_list("pk", flat=True)]
+
+    # Python's emitter, given the same entries, picks the same webhooks in the same order
+    with transaction.atomic():
+        WebhookDelivery.objects.all().delete()
+        emitted = webhooks.webhooks_emit(entries)
+        assert [(d.webhook_id, d.audit_entry_id) for d in emitted] == [
+            (pk, e.pk) for e in entries for pk in hears
+        ]
+        transaction.set_rollback(True)
+
+
+def test_a_big_batch_defers_one_fan_out_job_for_its_webhook_deliveries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reservation.models import Webhook, WebhookDelivery
+    from reservation.tests.factories import make_staff
+
+    monkeypatch.setattr(expiry, "DIRECT_WEBHOOK_JOBS_MAX", 2)
+    Webhook.objects.create(
+        owner=make_staff(),
+        url="https://hooks.example.com/in",
+        secret="s" * 20,
+        events=["reservation.expired"],
+        is_global=True,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    provider, client = make_provider(), make_client()
+    lapsed_holds(3, provider=provider, client=client)
+
+    assert expire_sweep(now=NOW).expired == 3
+
+    deliveries = list(WebhookDelivery.objects.order_by("id").values_list("pk", flat=True))
+    hook_jobs = ProcrastinateJob.objects.filter(queue_name="webhooks")
+    assert list(hook_jobs.values_list("task_name", "args")) == [
+        ("reservation.defer_webhook_deliveries", {"delivery_ids": deliveries})
+    ]
+    WebhookDelivery.objects.filter(pk=deliveries[0]).update(status=WebhookDelivery.Status.SKIPPED)
+
+    assert tasks.defer_webhook_deliveries(delivery_ids=deliveries) == 2
+
+    sends = hook_jobs.filter(task_name="reservation.deliver_webhook").order_by("id")
+    assert list(sends.values_list("args", "status")) == [
+        ({"delivery_id": pk}, "todo") for pk in deliveries[1:]
+    ]
+
+
+def test_a_booking_that_knows_no_webhook_listens_writes_no_delivery_statement() -> None:
+    provider, client = make_provider(), make_client()
+    lapsed_holds(1, provider=provider, client=client)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert expiry.expire_due(now=NOW, provider_id=provider.pk, emit=False) == 1
+
+    (sql,) = [q["sql"] for q in queries if q["sql"].lstrip().startswith("WITH due AS")]
+    assert "reservation_webhook" not in sql
+    assert "SKIP LOCKED" not in sql  # a booking waits for the holds it must clear
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_a_backlog_is_shared_by_the_sweep_s_threads_and_each_hold_expired_once() -> None:
+    provider, client = make_provider(), make_client()
+    holds = lapsed_holds(41, provider=provider, client=client)
+    threads_seen: set[int] = set()
+    batch = expiry._expire_batch
+
+    def recording(**kwargs: object) -> tuple[int, int]:
+        threads_seen.add(threading.get_ident())
+        return batch(**kwargs)  # type: ignore[arg-type]
+
+    expiry._expire_batch = recording  # type: ignore[assignment]
+    try:
+        result = expire_sweep(now=NOW, batch=4, workers=3)
+    finally:
+        expiry._expire_batch = batch  # type: ignore[assignment]
+
+    assert (result.expired, result.finished) == (41, True)
+    assert len(threads_seen) == 3  # the caller and two helpers
+    assert statuses() == {h.pk: EXPIRED for h in holds}
+    assert sorted(AuditEntry.objects.values_list("subject_id", flat=True)) == [h.pk for h in holds]
+    assert sorted(Notification.objects.values_list("reservation_id", flat=True)) == [
+        h.pk for h in holds
+    ]
+
+
+def test_a_sweep_without_a_backlog_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[object] = []
+    monkeypatch.setattr(threading.Thread, "start", lambda self: started.append(self))
+    provider, client = make_provider(), make_client()
+    lapsed_holds(3, provider=provider, client=client)
+
+    assert expire_sweep(now=NOW, batch=4, workers=3) == SweepResult(
+        expired=3, batches=1, finished=True
+    )
+    assert started == []

@@ -817,3 +817,99 @@ def test_a_narrow_window_agrees_with_the_walk_from_the_first_occurrence(
     assert narrow == [o for o in every if o[1] > window_start or o[0] == o[1] >= window_start]
     for (s1, _, _), (s2, _, _) in itertools.pairwise(every):
         assert s1 < s2
+
+
+# --- the fast paths against plain dateutil -----------------------------------------------------
+
+DAY_CODES = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+
+
+@st.composite
+def daily_or_weekly_rules(draw: st.DrawFn) -> str:
+    """DAILY/WEEKLY rules with the parts that repeat with a period (and some that do not)."""
+    parts = [f"FREQ={draw(st.sampled_from(['DAILY', 'WEEKLY']))}"]
+    if draw(st.booleans()):
+        parts.append(f"INTERVAL={draw(st.integers(1, 9))}")
+    if draw(st.booleans()):
+        days = draw(st.lists(st.sampled_from(DAY_CODES), min_size=1, max_size=7, unique=True))
+        parts.append("BYDAY=" + ",".join(days))
+    if draw(st.booleans()):
+        hours = draw(st.lists(st.integers(0, 23), min_size=1, max_size=3, unique=True))
+        parts.append("BYHOUR=" + ",".join(map(str, hours)))
+    if draw(st.booleans()):
+        parts.append(f"BYMINUTE={draw(st.integers(0, 59))}")
+    if draw(st.booleans()):
+        parts.append(f"WKST={draw(st.sampled_from(DAY_CODES))}")
+    if draw(st.booleans()):  # not periodic: dateutil walks them all
+        parts.append(f"BYMONTH={draw(st.integers(1, 12))}")
+    return ";".join(parts)
+
+
+def dateutil_starts(
+    rule: str, start: datetime, tz: ZoneInfo, lo: datetime, hi: datetime
+) -> list[datetime]:
+    """The starts in [lo, hi) straight from dateutil, walked from DTSTART, each placed in tz."""
+    from dateutil.rrule import rrulestr
+
+    local = start.astimezone(tz).replace(tzinfo=None)
+    found = []
+    for naive in rrulestr(rule + ";WKST=MO" * ("WKST" not in rule), dtstart=local):
+        utc = start if naive == local else naive.replace(tzinfo=tz).astimezone(UTC)
+        if utc >= hi + 3 * DAY:
+            break
+        if lo <= utc < hi:
+            found.append(utc)
+    return sorted(found)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rule=daily_or_weekly_rules(),
+    tz=zones,
+    first=st.datetimes(datetime(2026, 1, 1), datetime(2027, 12, 31)),  # noqa: DTZ001
+    skip=st.integers(0, 800),
+    days=st.integers(1, 400),
+)
+def test_daily_and_weekly_expansion_matches_dateutil_walked_from_dtstart(
+    rule: str, tz: ZoneInfo, first: datetime, skip: int, days: int
+) -> None:
+    # (the repeated period, the compiled rules and the skip ahead are all shortcuts: the
+    # occurrences must be the ones dateutil gives walking every one from DTSTART)
+    start = first.replace(microsecond=0, tzinfo=tz)
+    lo = start.astimezone(UTC) + skip * DAY - 7 * HOUR
+    hi = lo + days * DAY
+
+    got = expand(
+        rule=rule,
+        start=start,
+        end=start + HOUR,
+        tz=tz,
+        window_start=lo + HOUR - SECOND,  # an hour from lo on overlaps it: starts from lo
+        window_end=hi,
+        max_occurrences=50_000,
+    )
+
+    assert [s for s, _, _ in got] == dateutil_starts(rule, start, tz, lo, hi)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    spec=specs(),
+    tz=zones,
+    dtstart=st.datetimes(datetime(2026, 1, 1), datetime(2027, 12, 31)),  # noqa: DTZ001
+)
+def test_a_compiled_rule_re_based_is_the_rule_dateutil_parses(
+    spec: RecurrenceSpec, tz: ZoneInfo, dtstart: datetime
+) -> None:
+    from dateutil.rrule import rrulestr
+
+    from reservation.recurrence import _compiled
+
+    parts = [p for p in to_rrule(spec, tz=tz).split(";") if not p.startswith(("UNTIL", "COUNT"))]
+    text = ";".join([*parts, "WKST=MO"])
+    dtstart = dtstart.replace(microsecond=0)
+    until = dtstart + timedelta(days=800)
+
+    rebased = _compiled(text).replace(dtstart=dtstart, until=until)
+
+    assert list(rebased) == list(rrulestr(f"{text};UNTIL={until:%Y%m%dT%H%M%S}", dtstart=dtstart))
