@@ -41,9 +41,12 @@ from api.reminders.queries import ReminderQuery
 from api.scalars import SCALARS
 from api.scopes import guard_mutations
 from api.sharing import SharingMutation, SharingQuery
+from api.subscriptions.resolvers import Subscription
 from api.sync.queries import SyncQuery
 from api.webhooks.mutations import WebhookMutation
 from api.webhooks.queries import WebhookQuery
+
+__all__ = ["Mutation", "Query", "Schema", "Subscription", "schema"]
 
 
 @strawberry.type(description="Read the calendar, slots, reservations, events and their history.")
@@ -109,6 +112,7 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     config=StrawberryConfig(relay_max_results=100, scalar_map=SCALARS),
     # Classes or factories, never instances: an extension keeps per-request state, so each
     # request gets fresh ones (a shared instance leaks between threads).
