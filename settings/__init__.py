@@ -273,9 +273,8 @@ CORS_URLS_REGEX = r"^/graphql$"
 CORS_ALLOW_CREDENTIALS = False
 
 # GraphQL subscriptions (WebSocket, graphql-transport-ws on /graphql; see README,
-# Subscriptions): served by their own gunicorn (uvicorn worker class) on SUBSCRIPTIONS_BIND.
-SUBSCRIPTIONS_BIND = os.environ.get("SUBSCRIPTIONS_BIND", "127.0.0.1:8001")
-SUBSCRIPTIONS_WORKERS = env_int("SUBSCRIPTIONS_WORKERS", 1)
+# Subscriptions): served by their own gunicorn (devops/gunicorn_ws.conf.py reads
+# SUBSCRIPTIONS_BIND, SUBSCRIPTIONS_WORKERS, SUBSCRIPTIONS_GRACEFUL_TIMEOUT).
 SUBSCRIPTIONS_MAX_PER_CONNECTION = env_int("SUBSCRIPTIONS_MAX_PER_CONNECTION", 20)
 SUBSCRIPTIONS_MAX_PER_USER = env_int("SUBSCRIPTIONS_MAX_PER_USER", 100)  # per serving process
 SUBSCRIPTIONS_IDLE_TIMEOUT = env_int("SUBSCRIPTIONS_IDLE_TIMEOUT", 300)  # s without one: closed

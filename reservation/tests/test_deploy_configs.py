@@ -145,7 +145,16 @@ def test_secrets_are_made_once_kept_and_overridden_by_the_environment(tmp_path, 
 def test_compose_services_volumes_and_healthchecks():
     config = compose()
     services = config["services"]
-    assert set(services) == {"secrets", "db", "app", "worker", "redis", "nginx", "mail"}
+    assert set(services) == {
+        "secrets",
+        "db",
+        "app",
+        "subscriptions",
+        "worker",
+        "redis",
+        "nginx",
+        "mail",
+    }
     assert services["secrets"]["restart"] == "no"
     assert services["db"]["depends_on"]["secrets"]["condition"] == "service_completed_successfully"
 
@@ -178,6 +187,22 @@ def test_compose_services_volumes_and_healthchecks():
     assert app["depends_on"]["db"]["condition"] == "service_healthy"
     assert "ports" not in app, "the app is reached through nginx"
     assert "ports" not in worker
+
+    # The WebSocket of GraphQL subscriptions: gunicorn with uvicorn's worker class, its own
+    # service (process group), reached through nginx only, after the app migrated.
+    ws = services["subscriptions"]
+    assert ws["image"] == app["image"]
+    assert ws["command"] == [
+        "gunicorn",
+        "api.asgi:application",
+        "-c",
+        "devops/gunicorn_ws.conf.py",
+    ]
+    assert ws["environment"]["SUBSCRIPTIONS_BIND"] == "0.0.0.0:8001"
+    assert ws["environment"]["MIGRATE_ON_START"] == "0"
+    assert ws["depends_on"]["app"]["condition"] == "service_healthy"
+    assert "/healthz" in " ".join(ws["healthcheck"]["test"])
+    assert "ports" not in ws
 
     env = app["environment"]
     assert env["SECRET_KEY"] == "${SECRET_KEY:-}"
@@ -737,6 +762,7 @@ def test_make_runs_supervisor_restarts_the_worker_whatever_its_status(tmp_path):
             **os.environ,
             "SUPERVISE_WEB": json.dumps(web),
             "SUPERVISE_WORKER": json.dumps(worker),
+            "SUPERVISE_WS": json.dumps(web),
         },
         stderr=subprocess.PIPE,
         text=True,
