@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Run gunicorn (HTTP), gunicorn with uvicorn's worker class (the WebSocket of GraphQL
 subscriptions, its own process group) and the Procrastinate worker side by side (`make run`),
-as a process manager would: the worker is started again whenever it exits, whatever its status, after a pause
-that grows from 1 s to 30 s while it keeps failing (the database is down) and starts at 1 s
-again once it has run for a minute. gunicorn restarts its own workers; if either gunicorn
-exits, everything stops with its status. SIGINT/SIGTERM (Ctrl-C) stop both gracefully.
+as a process manager would: the worker is started again whenever it exits, whatever its
+status, after a pause that grows from 1 s to 30 s while it keeps failing (the database is
+down) and starts at 1 s again once it has run for a minute. gunicorn restarts its own
+workers; if either gunicorn exits, everything stops with its status. SIGINT/SIGTERM (Ctrl-C)
+stop them all gracefully.
 
     devops/scripts/supervise.py            # from the repository root, with .venv installed
 """

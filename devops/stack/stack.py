@@ -3,10 +3,11 @@
 """The production stack, run natively on this machine from the project's own configs, since
 Docker cannot run here: a private PostgreSQL cluster, Redis, an SMTP catcher (aiosmtpd,
 writing a Maildir), gunicorn (devops/gunicorn.conf.py, started through devops/entrypoint.sh,
-which migrates), gunicorn with uvicorn's worker class for the WebSocket of GraphQL subscriptions
-(devops/gunicorn_ws.conf.py), the Procrastinate worker (`manage.py worker`, restarted when it exits, as
-compose's restart policy does) and nginx (devops/nginx/*.conf, with the upstream, the port
-and the log files put in). Everything listens on 127.0.0.1 on free ports; DEBUG is off.
+which migrates), gunicorn with uvicorn's worker class for the WebSocket of GraphQL
+subscriptions (devops/gunicorn_ws.conf.py), the Procrastinate worker (`manage.py worker`,
+restarted when it exits, as compose's restart policy does) and nginx (devops/nginx/*.conf,
+with the upstreams, the port and the log files put in). Everything listens on 127.0.0.1 on
+free ports; DEBUG is off.
 
     devops/stack/stack.py up       # `make stack`: start, print the URLs, Ctrl-C stops all
     devops/stack/stack.py check    # `make stack-check`: start, check end to end, stop
