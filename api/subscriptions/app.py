@@ -340,8 +340,7 @@ def build_application():
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
-                    if scope.get("state") is not None or True:
-                        await hub().stop()
+                    await hub().stop()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] == "websocket" and scope["path"] == "/graphql":

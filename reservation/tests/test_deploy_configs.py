@@ -837,7 +837,7 @@ def test_make_backup_and_make_restore_round_trip(tmp_path):
 def test_the_native_stack_end_to_end():
     """`make stack-check`: nginx, gunicorn, the worker, a private PostgreSQL, Redis and an SMTP
     catcher from the project's own configs, checked end to end (devops/stack/stack.py says
-    what: mail through a PostgreSQL restart, JSON errors from the app and nginx, hashed
+    what: mail and a GraphQL subscription through a PostgreSQL restart, JSON errors from the app and nginx, hashed
     static files, CSP, CSRF behind a non-standard port, metrics, JSON-only logs)."""
     missing = [tool for tool in ("nginx", "redis-server", "createdb") if not shutil.which(tool)]
     if missing or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
@@ -852,5 +852,7 @@ def test_the_native_stack_end_to_end():
     )
     assert result.returncode == 0, result.stdout + result.stderr[-5000:]
     checks = [line for line in result.stdout.splitlines() if line.startswith("ok  ")]
-    assert len(checks) == 11, result.stdout
-    assert checks[-1] == "ok  every gunicorn and worker log line is JSON"
+    assert len(checks) == 14, result.stdout
+    assert "ok  WebSocket handshake from another Origin: HTTP 403" in checks
+    assert any(c.startswith("ok  after the restart the subscription heard") for c in checks)
+    assert checks[-1] == "ok  every gunicorn (HTTP and WebSocket) and worker log line is JSON"
