@@ -837,8 +837,9 @@ def test_make_backup_and_make_restore_round_trip(tmp_path):
 def test_the_native_stack_end_to_end():
     """`make stack-check`: nginx, gunicorn, the worker, a private PostgreSQL, Redis and an SMTP
     catcher from the project's own configs, checked end to end (devops/stack/stack.py says
-    what: mail and a GraphQL subscription through a PostgreSQL restart, JSON errors from the app and nginx, hashed
-    static files, CSP, CSRF behind a non-standard port, metrics, JSON-only logs)."""
+    what: mail and a GraphQL subscription through a PostgreSQL restart, JSON errors from the
+    app and nginx, hashed static files, CSP, CSRF behind a non-standard port, metrics,
+    JSON-only logs)."""
     missing = [tool for tool in ("nginx", "redis-server", "createdb") if not shutil.which(tool)]
     if missing or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
         pytest.skip(f"missing {missing or ['initdb']} (.ci/run installs them)")
