@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import AddValidationRules, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.context import Context
@@ -46,7 +48,7 @@ from api.limits import (
     tokens_limiter,
 )
 from api.scalars import SCALARS
-from api.subscriptions.hub import hub, run_db
+from api.subscriptions.hub import SharedPayload, hub, run_db
 from api.subscriptions.resolvers import SUBSCRIPTION_LIMIT_REACHED, SUBSCRIPTIONS_ONLY
 from reservation.actors import ANONYMOUS, Actor, utcnow
 
@@ -74,15 +76,38 @@ class SubscriptionsOnlyRule(ValidationRule):
             )
 
 
+class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
+    """Executes a subscription event once for all the subscribers who share it: when the
+    payload is a SharedPayload (the same slot list object handed to every subscriber of a
+    feed), the operation the same parsed document (DocumentCache) and the variables equal,
+    later subscribers get the result of the first. Executing a month of slots costs several
+    milliseconds; a hundred subscribers of one booking page would pay it a hundred times."""
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        payload = self.root_value
+        if not isinstance(payload, SharedPayload):
+            return super().execute_operation(serially)
+        variables = getattr(self.variable_values, "coerced", self.variable_values) or {}
+        key = (id(self.operation), repr(sorted(variables.items())))
+        found = payload.results.get(key)
+        if found is None:
+            found = super().execute_operation(serially)
+            if inspect.isawaitable(found):
+                found = asyncio.ensure_future(found)
+            payload.results[key] = found
+        return found
+
+
 def ws_schema():
     """The schema with the HTTP one's types and limits, for subscriptions."""
-    from api.schema import Mutation, Query, Schema, Subscription
+    from api.schema import DocumentCache, Mutation, Query, Schema, Subscription
 
     return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(relay_max_results=100, scalar_map=SCALARS),
+        execution_context_class=SharedEventExecution,
         extensions=[
             ErrorCodes,
             HideSuggestions,
@@ -94,6 +119,8 @@ def ws_schema():
             introspection_guard,
             InputCleaning,
             lambda: AddValidationRules([SubscriptionsOnlyRule]),
+            # One parsed document per operation text: SharedEventExecution keys on it.
+            lambda: DocumentCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],
     )

@@ -77,6 +77,17 @@ def conninfo() -> str:
     return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v is not None})
 
 
+class SharedPayload(list):
+    """A subscription event handed to several subscribers as the same object, with the
+    results of executing it (see api.subscriptions.app.SharedEventExecution)."""
+
+    __slots__ = ("results",)
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__(items)
+        self.results: dict[Any, Any] = {}
+
+
 # --- watchers ---------------------------------------------------------------------------------
 
 
@@ -109,6 +120,15 @@ class SlotFeed:
         self._task: asyncio.Task | None = None
         self._again = False
         self._timer: asyncio.TimerHandle | None = None
+        self._payloads: dict[int, tuple[SlotState, SharedPayload]] = {}
+
+    def payload(self, state: SlotState, first: int, make: Callable[[], list]) -> SharedPayload:
+        """The event of `state` for subscribers who show `first` slots: one object for all of
+        them, so it is executed once."""
+        found = self._payloads.get(first)
+        if found is None or found[0] is not state:
+            found = self._payloads[first] = (state, SharedPayload(make()))
+        return found[1]
 
     def invalidate(self) -> None:
         """Recompute soon; changes arriving during a recomputation make one more, not many."""

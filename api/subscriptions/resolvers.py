@@ -108,7 +108,11 @@ class Subscription:
                 visible = state.slots[:first]
                 if visible != sent:
                     sent = visible
-                    yield [Slot(start=s, end=e) for s, e in visible]
+                    yield feed.payload(  # type: ignore[misc]
+                        state,
+                        first,
+                        lambda visible=visible: [Slot(start=s, end=e) for s, e in visible],
+                    )
 
     @strawberry.subscription(
         description="Each reservation you are the client or the provider of, in its new state, "
