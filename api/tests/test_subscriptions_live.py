@@ -200,7 +200,12 @@ def servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Se
 @pytest.fixture(scope="module")
 def one_process(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Servers]:
     """One WebSocket process: the per-user limit counts per serving process."""
-    found = start_servers(tmp_path_factory.mktemp("one"), ws_workers=1)
+    found = start_servers(
+        tmp_path_factory.mktemp("one"),
+        ws_workers=1,
+        SUBSCRIPTIONS_PING_INTERVAL="1",
+        SUBSCRIPTIONS_PING_TIMEOUT="1",
+    )
     yield found
     stop_servers(found)
 
@@ -700,6 +705,51 @@ def test_limits_are_refused_with_codes(one_process: Servers, booking: Booking) -
         assert 1.5 < time.monotonic() - started < 5
     finally:
         idle.close()
+
+
+def test_keep_alive_pings_and_a_silent_client_is_closed(one_process: Servers) -> None:
+    """Below any client library (which answers pings by itself): the WebSocket handshake by
+    hand, then the frames as they come (SUBSCRIPTIONS_PING_INTERVAL=1, _TIMEOUT=1)."""
+    import base64
+    import secrets
+
+    host, port = one_process.ws.split("/")[2].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        key = base64.b64encode(secrets.token_bytes(16)).decode()
+        raw.sendall(
+            (
+                f"GET /graphql HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+            ).encode()
+        )
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += raw.recv(1024)
+        assert response.startswith(b"HTTP/1.1 101")
+        started = time.monotonic()
+        opcodes = []
+        stream = response.split(b"\r\n\r\n", 1)[1]
+        while True:  # frames from the server are not masked: opcode, length, payload
+            while len(stream) < 2:
+                chunk = raw.recv(1024)
+                if not chunk:
+                    break
+                stream += chunk
+            if len(stream) < 2:
+                break
+            opcode, length = stream[0] & 0x0F, stream[1] & 0x7F
+            while len(stream) < 2 + length:
+                stream += raw.recv(1024)
+            opcodes.append((opcode, round(time.monotonic() - started, 1)))
+            stream = stream[2 + length :]
+            if opcode == 0x8:  # close
+                break
+    # Then: a ping (0x9) after about a second; no pong within a second more: closed (0x8)
+    assert opcodes[0][0] == 0x9
+    assert 0.5 < opcodes[0][1] < 2.5
+    assert opcodes[-1][0] == 0x8
+    assert opcodes[-1][1] < 5
 
 
 def test_origin_check_and_the_session_cookie(servers: Servers, booking: Booking) -> None:
