@@ -4,7 +4,7 @@ import contextlib
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
@@ -42,6 +42,7 @@ from api.scalars import SCALARS
 from api.scopes import guard_mutations
 from api.sharing import SharingMutation, SharingQuery
 from api.subscriptions.resolvers import Subscription
+from api.subscriptions.rules import NoSubscriptionsOverHttpRule
 from api.sync.queries import SyncQuery
 from api.webhooks.mutations import WebhookMutation
 from api.webhooks.queries import WebhookQuery
@@ -127,6 +128,7 @@ schema = Schema(
         aliases_limiter,
         introspection_guard,
         InputCleaning,
+        lambda: AddValidationRules([NoSubscriptionsOverHttpRule]),
         CostBudget,
         # Per operation text, bounded (an attacker's stream of distinct documents only
         # evicts): a client's repeated operation is parsed and validated once per process.

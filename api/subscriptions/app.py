@@ -25,8 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
-from graphql import GraphQLError, OperationType
-from graphql.validation import ValidationRule
+from graphql import GraphQLError
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -49,7 +48,8 @@ from api.limits import (
 )
 from api.scalars import SCALARS
 from api.subscriptions.hub import SharedPayload, hub, run_db
-from api.subscriptions.resolvers import SUBSCRIPTION_LIMIT_REACHED, SUBSCRIPTIONS_ONLY
+from api.subscriptions.resolvers import SUBSCRIPTION_LIMIT_REACHED
+from api.subscriptions.rules import SubscriptionsOnlyRule
 from reservation.actors import ANONYMOUS, Actor, utcnow
 
 logger = logging.getLogger("api.subscriptions")
@@ -59,21 +59,6 @@ TOKEN_REVOKED = (4403, "TOKEN_REVOKED")
 
 # Subscriptions per signed-in user in this process, over all their connections.
 _per_user: dict[int, int] = {}
-
-
-class SubscriptionsOnlyRule(ValidationRule):
-    """Queries and mutations go over HTTP: the WebSocket runs subscriptions only."""
-
-    def enter_operation_definition(self, node, *_args):
-        if node.operation != OperationType.SUBSCRIPTION:
-            self.report_error(
-                GraphQLError(
-                    "Only subscriptions are served over the WebSocket: send queries and "
-                    "mutations over HTTP (POST /graphql).",
-                    node,
-                    extensions={"code": SUBSCRIPTIONS_ONLY},
-                )
-            )
 
 
 class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):

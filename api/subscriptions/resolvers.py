@@ -23,7 +23,6 @@ from reservation.selectors.coaching import require_may_list_slots
 from reservation.selectors.live import slot_range
 from reservation.services import events as event_services
 
-SUBSCRIPTIONS_ONLY = "SUBSCRIPTIONS_ONLY"
 SUBSCRIPTION_LIMIT_REACHED = "SUBSCRIPTION_LIMIT_REACHED"
 
 
