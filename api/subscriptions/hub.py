@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
@@ -329,6 +329,13 @@ class Hub:
                 for key in (("c", client_id), ("p", provider_id)):
                     for watcher in self.reservation_watchers.get(key, ()):
                         watcher.offer(reservation_id)
+        elif kind == "R":  # a bulk change: what changed since the writer's transaction began
+            since = datetime.fromtimestamp(int(items) / 1_000_000, tz=UTC) - timedelta(seconds=5)
+            for watchers in self.reservation_watchers.values():
+                for watcher in watchers:
+                    if watcher.resync_since is None or since < watcher.resync_since:
+                        watcher.resync_since = since
+                    watcher.wake.set()
         elif kind == "e":
             for item in items.split(","):
                 for watcher in self.event_watchers.get(int(item), ()):

@@ -12,6 +12,9 @@ about 7,000 bytes each (the limit is 8,000), one notification per chunk:
   the provider who is that user);
 - `g:0`: the global booking policy changed (every provider's slots);
 - `r:<reservation id>.<client id>.<provider id>`: that reservation changed;
+- `R:<microseconds since the epoch>`: more than 1,000 reservations changed in one statement (a
+  bulk sweep): listeners re-read what changed since that time (the transaction's start, by
+  `updated_at`) instead of hearing each row;
 - `e:<event id>`: that event changed;
 - `t:<api token id>` / `a:<event access token id>`: that token changed (revoked, deleted).
 """
@@ -32,11 +35,21 @@ LANGUAGE sql AS $$
     ) AS chunks
 $$;
 
--- Reservations: which providers' slots (only when what blocks time changed) and which rows.
+-- Reservations: which providers' slots (only when what blocks time changed) and which rows
+-- (past 1,000 rows in one statement, one `R:` with the transaction's start instead).
 CREATE OR REPLACE FUNCTION rendezvous_reservation_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
+    IF TG_OP <> 'DELETE' AND (SELECT count(*) > 1000 FROM new_rows) THEN
+        PERFORM rendezvous_notify('p', array(
+            SELECT DISTINCT provider_id::text FROM new_rows));
+        IF TG_OP = 'UPDATE' THEN
+            PERFORM rendezvous_notify('p', array(
+                SELECT DISTINCT provider_id::text FROM old_rows));
+        END IF;
+        PERFORM pg_notify('{CHANNEL}', 'R:' ||
+            (extract(epoch FROM transaction_timestamp()) * 1000000)::bigint);
+    ELSIF TG_OP = 'INSERT' THEN
         PERFORM rendezvous_notify('p', array(
             SELECT DISTINCT provider_id::text FROM new_rows
             WHERE status IN ('HELD', 'CONFIRMED')));

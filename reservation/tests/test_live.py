@@ -78,6 +78,30 @@ def test_notifications_come_at_commit_and_never_for_a_rollback() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_bulk_change_is_one_notification_of_its_time() -> None:
+    provider = make_provider()
+    client = make_client()
+    Reservation.objects.bulk_create(
+        Reservation(
+            provider=provider,
+            client=client,
+            start=NOW + timedelta(days=1, hours=n),
+            end=NOW + timedelta(days=1, hours=n + 1),
+            status=ReservationStatus.CONFIRMED,
+        )
+        for n in range(1001)
+    )
+    with listening() as received:
+        received()
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT (extract(epoch FROM transaction_timestamp()) * 1e6)::bigint")
+                [(began,)] = cursor.fetchall()
+            Reservation.objects.filter(provider=provider).update(status=ReservationStatus.CANCELLED)
+        assert received() == [f"p:{provider.pk}", f"R:{began}"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_large_change_is_chunked_under_the_payload_limit() -> None:
     provider = make_provider()
     client = make_client()
