@@ -6,7 +6,8 @@ limits, and closing a connection whose token is revoked.
 
 Close codes (besides the protocol's own 4400, 4401, 4408, 4409, 4429): 4403 `Forbidden` when
 `connection_init` carries an unknown, revoked or expired token; 4403 `TOKEN_REVOKED` when the
-token of an open connection is revoked or expires; 4000 `IDLE_TIMEOUT` after
+token of an open connection is revoked or expires; 4403 `SESSION_ENDED` when the session of a
+cookie-authenticated connection ends (sign-out); 4000 `IDLE_TIMEOUT` after
 SUBSCRIPTIONS_IDLE_TIMEOUT seconds without a subscription; 1009 for a message over
 SUBSCRIPTIONS_MAX_MESSAGE_BYTES (uvicorn). A handshake from a browser page on an origin that
 is neither this host nor in CORS_ALLOWED_ORIGINS is refused with HTTP 403.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import inspect
 import json
 import logging
@@ -56,6 +58,7 @@ logger = logging.getLogger("api.subscriptions")
 
 IDLE_TIMEOUT = (4000, "IDLE_TIMEOUT")
 TOKEN_REVOKED = (4403, "TOKEN_REVOKED")
+SESSION_ENDED = (4403, "SESSION_ENDED")
 
 # Subscriptions per signed-in user in this process, over all their connections.
 _per_user: dict[int, int] = {}
@@ -120,6 +123,7 @@ class Connection:
 
     websocket: WebSocket
     actor: Actor = ANONYMOUS
+    session_key: str | None = None  # when signed in by the session cookie
     active: int = 0
     _idle: asyncio.TimerHandle | None = None
     _expiry: asyncio.TimerHandle | None = None
@@ -134,6 +138,10 @@ class Connection:
     def start(self) -> None:
         """After connection_init was accepted: the idle timer, and the token's watch."""
         self._arm_idle()
+        if self.session_key is not None:
+            digest = hashlib.md5(self.session_key.encode(), usedforsecurity=False).hexdigest()
+            self._stop_token_watch = hub().on_token_change(("s", digest), self._check_session)
+            return
         token = self.actor.api_token or self.actor.access_token
         if token is not None:
             kind = "t" if self.actor.api_token is not None else "a"
@@ -154,6 +162,17 @@ class Connection:
         task = asyncio.create_task(self._recheck_token())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _check_session(self) -> None:
+        task = asyncio.create_task(self._recheck_session())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _recheck_session(self) -> None:
+        key = self.session_key
+        actor = await run_db(lambda: _authenticate(None, key))
+        if actor is None or not actor.is_authenticated:
+            await self.close(*SESSION_ENDED)
 
     async def _recheck_token(self) -> None:
         from reservation.models import ApiToken, EventAccessToken
@@ -308,6 +327,8 @@ class SubscriptionView(GraphQL):
         if actor is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.actor = connection.actor = actor
+        if actor.is_authenticated and actor.api_token is None and _bearer(params) is None:
+            connection.session_key = session_key
         connection.start()
         return {
             "limits": {

@@ -233,7 +233,7 @@ class Hub:
         self.feeds_by_user: dict[int, set[SlotFeed]] = {}
         self.reservation_watchers: dict[tuple[str, int], set[ChangeWatcher]] = {}
         self.event_watchers: dict[int, set[ChangeWatcher]] = {}
-        self.token_listeners: dict[tuple[str, int], set[Callable[[], Any]]] = {}
+        self.token_listeners: dict[tuple[str, int | str], set[Callable[[], Any]]] = {}
         self.listening = asyncio.Event()
         self.notifications = 0
         self.reconnects = 0
@@ -340,9 +340,10 @@ class Hub:
             for item in items.split(","):
                 for watcher in self.event_watchers.get(int(item), ()):
                     watcher.offer(int(item))
-        elif kind in ("t", "a"):
+        elif kind in ("t", "a", "s"):
             for item in items.split(","):
-                for listener in list(self.token_listeners.get((kind, int(item)), ())):
+                key = (kind, item if kind == "s" else int(item))
+                for listener in list(self.token_listeners.get(key, ())):
                     listener()
 
     # --- registration -----------------------------------------------------------------------
@@ -412,7 +413,7 @@ class Hub:
                     del self.event_watchers[event_id]
 
     def on_token_change(
-        self, key: tuple[str, int], listener: Callable[[], Any]
+        self, key: tuple[str, int | str], listener: Callable[[], Any]
     ) -> Callable[[], None]:
         """Call `listener` when that token's row changes; returns the function that stops it."""
         self.token_listeners.setdefault(key, set()).add(listener)

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.db import transaction
 
 from reservation.actors import Actor, utcnow
@@ -789,6 +790,9 @@ def test_origin_check_and_the_session_cookie(servers: Servers, booking: Booking)
         book(servers, booking, booking.tokens[0], booking.start + timedelta(hours=8))
         message = signed_in.receive()
         assert message["payload"]["data"]["reservationChanged"]["status"] == "HELD"
+        # Signing out (the session row goes) closes the cookie's connection
+        Session.objects.filter(session_key=session.split("=", 1)[1]).delete()
+        assert signed_in.closed_with() == (4403, "SESSION_ENDED")
     finally:
         signed_in.close()
         anonymous.close()

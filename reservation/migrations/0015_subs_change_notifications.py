@@ -16,7 +16,8 @@ about 7,000 bytes each (the limit is 8,000), one notification per chunk:
   bulk sweep): listeners re-read what changed since that time (the transaction's start, by
   `updated_at`) instead of hearing each row;
 - `e:<event id>`: that event changed;
-- `t:<api token id>` / `a:<event access token id>`: that token changed (revoked, deleted).
+- `t:<api token id>` / `a:<event access token id>`: that token changed (revoked, deleted);
+- `s:<md5 of a session key>`: that session ended (signed out, rotated, cleared).
 """
 
 from django.db import migrations
@@ -106,6 +107,18 @@ BEGIN
 END $$;
 """
 
+# A session deleted (sign-out, a new key at sign-in, clearsessions): its key's digest only.
+SESSIONS = f"""
+CREATE OR REPLACE FUNCTION rendezvous_session_ended() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM rendezvous_notify('s', array(SELECT md5(session_key) FROM old_rows));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER rendezvous_delete_notify AFTER DELETE ON django_session
+REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rendezvous_session_ended();
+"""
+
 # (table, kind, column)
 WATCHED = [
     ("reservation_availabilitywindow", "p", "provider_id"),
@@ -148,12 +161,15 @@ FORWARD = "\n".join(
             _triggers(table, "rendezvous_rows_changed", f"'{kind}', '{column}'")
             for table, kind, column in WATCHED
         ),
+        SESSIONS,
     ]
 )
 BACKWARD = "\n".join(
     [
         _drop("reservation_reservation"),
         *(_drop(table) for table, _, _ in WATCHED),
+        "DROP TRIGGER IF EXISTS rendezvous_delete_notify ON django_session;",
+        "DROP FUNCTION IF EXISTS rendezvous_session_ended();",
         "DROP FUNCTION IF EXISTS rendezvous_reservation_changed();",
         "DROP FUNCTION IF EXISTS rendezvous_rows_changed();",
         "DROP FUNCTION IF EXISTS rendezvous_notify(text, text[]);",
@@ -162,6 +178,6 @@ BACKWARD = "\n".join(
 
 
 class Migration(migrations.Migration):
-    dependencies = [("reservation", "0014_hooks_webhooks")]
+    dependencies = [("reservation", "0014_hooks_webhooks"), ("sessions", "0001_initial")]
 
     operations = [migrations.RunSQL(FORWARD, BACKWARD)]
