@@ -41,7 +41,13 @@ $$;
 CREATE OR REPLACE FUNCTION rendezvous_reservation_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'DELETE' AND (SELECT count(*) > 1000 FROM new_rows) THEN
+    -- Each branch names only the transition tables its operation has (a DELETE has no
+    -- new_rows, and a query naming it fails even where it would not be reached).
+    IF TG_OP = 'DELETE' THEN
+        PERFORM rendezvous_notify('p', array(
+            SELECT DISTINCT provider_id::text FROM old_rows
+            WHERE status IN ('HELD', 'CONFIRMED')));
+    ELSIF (SELECT count(*) > 1000 FROM new_rows) THEN
         PERFORM rendezvous_notify('p', array(
             SELECT DISTINCT provider_id::text FROM new_rows));
         IF TG_OP = 'UPDATE' THEN
@@ -56,7 +62,7 @@ BEGIN
             WHERE status IN ('HELD', 'CONFIRMED')));
         PERFORM rendezvous_notify('r', array(
             SELECT id || '.' || client_id || '.' || provider_id FROM new_rows));
-    ELSIF TG_OP = 'UPDATE' THEN
+    ELSE
         PERFORM rendezvous_notify('p', array(
             SELECT DISTINCT v.provider_id::text
             FROM new_rows AS n JOIN old_rows AS o USING (id),
@@ -67,10 +73,6 @@ BEGIN
             SELECT n.id || '.' || n.client_id || '.' || n.provider_id
             FROM new_rows AS n JOIN old_rows AS o USING (id)
             WHERE n.* IS DISTINCT FROM o.*));
-    ELSE
-        PERFORM rendezvous_notify('p', array(
-            SELECT DISTINCT provider_id::text FROM old_rows
-            WHERE status IN ('HELD', 'CONFIRMED')));
     END IF;
     RETURN NULL;
 END $$;

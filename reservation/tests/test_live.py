@@ -69,6 +69,9 @@ def test_notifications_come_at_commit_and_never_for_a_rollback() -> None:
         # An update that changes nothing that blocks time announces the row only
         Reservation.objects.filter(pk=held.pk).update(cancel_reason="x")
         assert received() == [f"r:{held.pk}.{client.pk}.{provider.pk}"]
+        # Deleting a live hold announces the provider's slots
+        Reservation.objects.filter(pk=held.pk).delete()
+        assert received() == [f"p:{provider.pk}"]
         # Time off announces its user (the provider's slots)
         TimeOff.objects.create(user=provider.user, start=at(8, 12), end=at(8, 13))
         assert received() == [f"u:{provider.user_id}"]
