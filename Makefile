@@ -87,6 +87,7 @@ bench: migrate
 	$(PY) devops/bench/booking_http.py $(BENCH_SECONDS)
 	$(PY) devops/bench/profile_create.py 300
 	$(PY) devops/bench/expansion.py
+	$(PY) devops/bench/subscriptions.py
 	$(PY) devops/bench/charts.py
 
 # GraphiQL's React, ReactDOM and GraphiQL files, served by the server itself (no CDN): copied

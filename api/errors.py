@@ -106,6 +106,10 @@ API_CODES: dict[str, str] = {
     "BATCHING_NOT_SUPPORTED": "A JSON array of operations: send one operation per request.",
     "MISSING_QUERY": "The request has no query.",
     "OPERATION_NOT_FOUND": "operationName names no operation of the document.",
+    "SUBSCRIPTIONS_ONLY": "A query or mutation over the WebSocket: send it over HTTP.",
+    "WEBSOCKET_REQUIRED": "A subscription over HTTP: open a WebSocket (graphql-transport-ws).",
+    "SUBSCRIPTION_LIMIT_REACHED": "Too many open subscriptions (per connection or per user): "
+    "complete one first.",
 }
 
 # Every domain code is a value even before it is described here (the schema test then fails on

@@ -4,7 +4,7 @@ import contextlib
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
@@ -42,9 +42,13 @@ from api.reminders.queries import ReminderQuery
 from api.scalars import SCALARS
 from api.scopes import guard_mutations
 from api.sharing import SharingMutation, SharingQuery
+from api.subscriptions.resolvers import Subscription
+from api.subscriptions.rules import NoSubscriptionsOverHttpRule
 from api.sync.queries import SyncQuery
 from api.webhooks.mutations import WebhookMutation
 from api.webhooks.queries import WebhookQuery
+
+__all__ = ["Mutation", "Query", "Schema", "Subscription", "schema"]
 
 
 @strawberry.type(description="Read the calendar, slots, reservations, events and their history.")
@@ -110,6 +114,7 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     # Objects of plain scalar attributes (a slot) completed in one step: api/execution.py.
     execution_context_class=PlainObjectsExecutionContext,
     config=StrawberryConfig(relay_max_results=100, scalar_map=SCALARS),
@@ -126,6 +131,7 @@ schema = Schema(
         aliases_limiter,
         introspection_guard,
         InputCleaning,
+        lambda: AddValidationRules([NoSubscriptionsOverHttpRule]),
         CostBudget,
         # Per operation text, bounded (an attacker's stream of distinct documents only
         # evicts): a client's repeated operation is parsed and validated once per process.

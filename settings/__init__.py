@@ -275,6 +275,22 @@ CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", "")
 CORS_URLS_REGEX = r"^/graphql$"
 CORS_ALLOW_CREDENTIALS = False
 
+# GraphQL subscriptions (WebSocket, graphql-transport-ws on /graphql; see README,
+# Subscriptions): served by their own gunicorn (devops/gunicorn_ws.conf.py reads
+# SUBSCRIPTIONS_BIND, SUBSCRIPTIONS_WORKERS, SUBSCRIPTIONS_GRACEFUL_TIMEOUT).
+SUBSCRIPTIONS_MAX_PER_CONNECTION = env_int("SUBSCRIPTIONS_MAX_PER_CONNECTION", 20)
+SUBSCRIPTIONS_MAX_PER_USER = env_int("SUBSCRIPTIONS_MAX_PER_USER", 100)  # per serving process
+SUBSCRIPTIONS_IDLE_TIMEOUT = env_int("SUBSCRIPTIONS_IDLE_TIMEOUT", 300)  # s without one: closed
+SUBSCRIPTIONS_INIT_TIMEOUT = env_int("SUBSCRIPTIONS_INIT_TIMEOUT", 10)  # s to send connection_init
+SUBSCRIPTIONS_PING_INTERVAL = env_int("SUBSCRIPTIONS_PING_INTERVAL", 20)  # WebSocket pings
+SUBSCRIPTIONS_PING_TIMEOUT = env_int("SUBSCRIPTIONS_PING_TIMEOUT", 20)
+SUBSCRIPTIONS_MAX_MESSAGE_BYTES = env_int("SUBSCRIPTIONS_MAX_MESSAGE_BYTES", 65536)
+# Slots are recomputed at least this often with nothing written (besides the known instants:
+# a hold lapsing, the minimum notice); the LISTEN connection is checked this often.
+SUBSCRIPTIONS_RECHECK_SECONDS = env_int("SUBSCRIPTIONS_RECHECK_SECONDS", 300)
+SUBSCRIPTIONS_LISTEN_CHECK_SECONDS = env_int("SUBSCRIPTIONS_LISTEN_CHECK_SECONDS", 15)
+SUBSCRIPTIONS_DB_THREADS = env_int("SUBSCRIPTIONS_DB_THREADS", 4)
+
 # Links in e-mails point here; access tokens in them expire after this many days.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 ACCESS_TOKEN_TTL_DAYS = env_int("ACCESS_TOKEN_TTL_DAYS", 5)

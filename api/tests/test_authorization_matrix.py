@@ -994,6 +994,24 @@ def schema_operations() -> set[str]:
     return names
 
 
+# Subscriptions run over the WebSocket (api/tests/test_subscriptions_live.py checks them live):
+# each one checks permissions with the selector or service of the query it mirrors, so its
+# row of the matrix is that query's.
+SUBSCRIPTION_MIRRORS = {
+    "availableSlotsChanged": "availableSlots",  # slot_state + require_may_list_slots
+    "reservationChanged": "reservations",  # require_user; own reservations only
+    "eventChanged": "event",  # event_view (a link opens its own event)
+}
+
+
+def test_every_subscription_mirrors_a_query_of_the_matrix() -> None:
+    in_schema = set()
+    for source in (schema._schema, graphql.build_schema(SCHEMA_FILE.read_text())):
+        in_schema |= set(source.subscription_type.fields)
+    assert in_schema == set(SUBSCRIPTION_MIRRORS)
+    assert set(SUBSCRIPTION_MIRRORS.values()) <= set(OPERATIONS)
+
+
 def test_the_matrix_covers_every_operation_of_the_schema() -> None:
     in_schema = schema_operations()
     missing = sorted(in_schema - set(OPERATIONS))

@@ -3,16 +3,20 @@
 """The production stack, run natively on this machine from the project's own configs, since
 Docker cannot run here: a private PostgreSQL cluster, Redis, an SMTP catcher (aiosmtpd,
 writing a Maildir), gunicorn (devops/gunicorn.conf.py, started through devops/entrypoint.sh,
-which migrates), the Procrastinate worker (`manage.py worker`, restarted when it exits, as
-compose's restart policy does) and nginx (devops/nginx/*.conf, with the upstream, the port
-and the log files put in). Everything listens on 127.0.0.1 on free ports; DEBUG is off.
+which migrates), gunicorn with uvicorn's worker class for the WebSocket of GraphQL
+subscriptions (devops/gunicorn_ws.conf.py), the Procrastinate worker (`manage.py worker`,
+restarted when it exits, as compose's restart policy does) and nginx (devops/nginx/*.conf,
+with the upstreams, the port and the log files put in). Everything listens on 127.0.0.1 on
+free ports; DEBUG is off.
 
     devops/stack/stack.py up       # `make stack`: start, print the URLs, Ctrl-C stops all
     devops/stack/stack.py check    # `make stack-check`: start, check end to end, stop
 
 The check: health and readiness through nginx; a booking made with examples/book.py whose
 confirmation mails reach the SMTP catcher; the worker restarted after PostgreSQL restarts and
-mail flowing again; the app's and nginx's JSON 413s; hashed static files with far-future
+mail flowing again; a GraphQL subscription through nginx (WebSocket upgrade) that hears a
+booking made after PostgreSQL restarted (its LISTEN connection came back), and a handshake
+from another Origin refused; the app's and nginx's JSON 413s; hashed static files with far-future
 caching; the CSP of the GraphiQL page; a cookie-authenticated POST through nginx on its
 non-standard port (CSRF origin check, Host with its port); nginx's JSON 502 with gunicorn
 gone; and every line gunicorn and the worker wrote is JSON.
@@ -66,7 +70,7 @@ class Stack:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.ports = {
-            name: free_port() for name in ("pg", "redis", "smtp", "web", "nginx", "wmetrics")
+            name: free_port() for name in ("pg", "redis", "smtp", "web", "ws", "nginx", "wmetrics")
         }
         self.processes: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, Path] = {}
@@ -111,6 +115,8 @@ class Stack:
             "EMAIL_PORT": str(p["smtp"]),
             "GUNICORN_BIND": f"127.0.0.1:{p['web']}",
             "GUNICORN_WORKERS": "2",
+            "SUBSCRIPTIONS_BIND": f"127.0.0.1:{p['ws']}",
+            "SUBSCRIPTIONS_WORKERS": "2",
             "FORWARDED_ALLOW_IPS": "127.0.0.1",
             "TRUSTED_PROXY_COUNT": "1",
             "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
@@ -171,6 +177,14 @@ class Stack:
             env,
         )  # fmt: skip
         self.wait_http(f"http://127.0.0.1:{self.ports['web']}/healthz", within=180)
+        log(f"gunicorn (WebSocket, uvicorn workers) on {self.ports['ws']}")
+        self.spawn(
+            "subscriptions",
+            [str(VENV_BIN / "gunicorn"), "api.asgi:application", "-c",
+             "devops/gunicorn_ws.conf.py"],
+            {**env, "MIGRATE_ON_START": "0"},
+        )  # fmt: skip
+        self.wait_http(f"http://127.0.0.1:{self.ports['ws']}/healthz", within=60)
         self.start_worker()
         threading.Thread(target=self.supervise_worker, daemon=True).start()
         self.start_nginx()
@@ -207,7 +221,9 @@ class Stack:
         (conf_dir / "common.conf").write_text(common)
         locations = (conf_dir / "locations.conf").read_text()
         (conf_dir / "locations.conf").write_text(
-            locations.replace("app:8000", f"127.0.0.1:{self.ports['web']}")
+            locations.replace("app:8000", f"127.0.0.1:{self.ports['web']}").replace(
+                "subscriptions:8001", f"127.0.0.1:{self.ports['ws']}"
+            )
         )
         main = (ROOT / "devops" / "nginx" / "nginx.conf").read_text()
         main = main.replace(
@@ -226,7 +242,7 @@ class Stack:
 
     def stop(self) -> None:
         self.stopping = True
-        for name in ("nginx", "worker", "gunicorn", "smtp", "redis"):
+        for name in ("nginx", "worker", "subscriptions", "gunicorn", "smtp", "redis"):
             process = self.processes.get(name)
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -298,6 +314,59 @@ def book(stack: Stack, token: str) -> str:
     return result.stdout
 
 
+class SlotSubscription:
+    """availableSlotsChanged over the next 62 days through nginx (graphql-transport-ws)."""
+
+    def __init__(self, stack: Stack, token: str, provider_id: str) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        from websockets.sync.client import connect
+
+        self.ws = connect(
+            f"ws://127.0.0.1:{stack.ports['nginx']}/graphql",
+            subprotocols=["graphql-transport-ws"],
+            open_timeout=30,
+        )
+        self.ws.send(json.dumps({"type": "connection_init", "payload": {
+            "Authorization": f"Bearer {token}"}}))  # fmt: skip
+        assert json.loads(self.ws.recv(timeout=30))["type"] == "connection_ack"
+        start = datetime.now(UTC).replace(microsecond=0)
+        self.ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+            "query": "subscription S($p: ID!, $s: DateTime!, $e: DateTime!) { "
+            "availableSlotsChanged(providerId: $p, start: $s, end: $e) { start } }",
+            "variables": {"p": provider_id, "s": start.isoformat(),
+                          "e": (start + timedelta(days=62)).isoformat()}}}))  # fmt: skip
+
+    def next_slots(self, *, within: float) -> list[str]:
+        message = json.loads(self.ws.recv(timeout=within))
+        assert message["type"] == "next", message
+        return [slot["start"] for slot in message["payload"]["data"]["availableSlotsChanged"]]
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def subscribe_slots(stack: Stack, token: str, provider_id: str) -> SlotSubscription:
+    return SlotSubscription(stack, token, provider_id)
+
+
+def ws_handshake_status(stack: Stack, *, origin: str) -> int:
+    """The HTTP status of a WebSocket handshake to /graphql through nginx from `origin`."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    try:
+        with connect(
+            f"ws://127.0.0.1:{stack.ports['nginx']}/graphql",
+            subprotocols=["graphql-transport-ws"],
+            origin=origin,
+            open_timeout=30,
+        ):
+            return 101
+    except InvalidStatus as exc:
+        return exc.response.status_code
+
+
 def check(stack: Stack) -> list[str]:
     """The end-to-end check; returns what it saw, one line per check."""
     seen = []
@@ -321,6 +390,24 @@ def check(stack: Stack) -> list[str]:
         f"{sorted(m['To'] for m in mails)}"
     )
 
+    # A subscription through nginx (WebSocket upgrade) stays open while PostgreSQL restarts:
+    # its process's LISTEN connection comes back, and the next booking reaches it.
+    provider = json.loads(
+        request(
+            stack.url("/graphql"),
+            data=json.dumps(
+                {"query": "query P { providers(first: 1) { edges { node { id } } } }"}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )[2]
+    )["data"]["providers"]["edges"][0]["node"]["id"]
+    watching = subscribe_slots(stack, client_token, provider)
+    before = watching.next_slots(within=30)
+    seen.append(f"subscription through nginx: {len(before)} slots at once")
+    refused = ws_handshake_status(stack, origin="http://elsewhere.example")
+    assert refused == 403, refused
+    seen.append(f"WebSocket handshake from another Origin: HTTP {refused}")
+
     # PostgreSQL restarts: the worker exits 75, is restarted, and mail flows again.
     starts = stack.worker_starts
     stack.pg_ctl("-l", str(stack.root / "postgres.log"), "-m", "fast", "-w", "restart")
@@ -334,6 +421,14 @@ def check(stack: Stack) -> list[str]:
     assert len(set(ids)) == len(ids) == 4, ids
     seen.append(
         "PostgreSQL restarted: the worker exited 75, was restarted, 2 more mails, none twice"
+    )
+    after = watching.next_slots(within=60)
+    while after == before:
+        after = watching.next_slots(within=60)
+    watching.close()
+    seen.append(
+        f"after the restart the subscription heard the booking: {len(before)} -> {len(after)} "
+        "slots (LISTEN reconnected)"
     )
 
     small = b'{"query":"{ __typename }","pad":"' + b"x" * (1536 * 1024) + b'"}'
@@ -406,14 +501,14 @@ def check(stack: Stack) -> list[str]:
     seen.append(f"gunicorn stopped: {status} {body[:90]!r}")
 
     bad = []
-    for name in ("gunicorn", "worker"):
+    for name in ("gunicorn", "subscriptions", "worker"):
         for line in stack.logs[name].read_text(errors="replace").splitlines():
             try:
                 json.loads(line)
             except ValueError:
                 bad.append(f"{name}: {line}")
     assert not bad, "\n".join(bad[:20])
-    seen.append("every gunicorn and worker log line is JSON")
+    seen.append("every gunicorn (HTTP and WebSocket) and worker log line is JSON")
     return seen
 
 

@@ -145,7 +145,16 @@ def test_secrets_are_made_once_kept_and_overridden_by_the_environment(tmp_path, 
 def test_compose_services_volumes_and_healthchecks():
     config = compose()
     services = config["services"]
-    assert set(services) == {"secrets", "db", "app", "worker", "redis", "nginx", "mail"}
+    assert set(services) == {
+        "secrets",
+        "db",
+        "app",
+        "subscriptions",
+        "worker",
+        "redis",
+        "nginx",
+        "mail",
+    }
     assert services["secrets"]["restart"] == "no"
     assert services["db"]["depends_on"]["secrets"]["condition"] == "service_completed_successfully"
 
@@ -178,6 +187,22 @@ def test_compose_services_volumes_and_healthchecks():
     assert app["depends_on"]["db"]["condition"] == "service_healthy"
     assert "ports" not in app, "the app is reached through nginx"
     assert "ports" not in worker
+
+    # The WebSocket of GraphQL subscriptions: gunicorn with uvicorn's worker class, its own
+    # service (process group), reached through nginx only, after the app migrated.
+    ws = services["subscriptions"]
+    assert ws["image"] == app["image"]
+    assert ws["command"] == [
+        "gunicorn",
+        "api.asgi:application",
+        "-c",
+        "devops/gunicorn_ws.conf.py",
+    ]
+    assert ws["environment"]["SUBSCRIPTIONS_BIND"] == "0.0.0.0:8001"
+    assert ws["environment"]["MIGRATE_ON_START"] == "0"
+    assert ws["depends_on"]["app"]["condition"] == "service_healthy"
+    assert "/healthz" in " ".join(ws["healthcheck"]["test"])
+    assert "ports" not in ws
 
     env = app["environment"]
     assert env["SECRET_KEY"] == "${SECRET_KEY:-}"
@@ -737,6 +762,7 @@ def test_make_runs_supervisor_restarts_the_worker_whatever_its_status(tmp_path):
             **os.environ,
             "SUPERVISE_WEB": json.dumps(web),
             "SUPERVISE_WORKER": json.dumps(worker),
+            "SUPERVISE_WS": json.dumps(web),
         },
         stderr=subprocess.PIPE,
         text=True,
@@ -811,8 +837,9 @@ def test_make_backup_and_make_restore_round_trip(tmp_path):
 def test_the_native_stack_end_to_end():
     """`make stack-check`: nginx, gunicorn, the worker, a private PostgreSQL, Redis and an SMTP
     catcher from the project's own configs, checked end to end (devops/stack/stack.py says
-    what: mail through a PostgreSQL restart, JSON errors from the app and nginx, hashed
-    static files, CSP, CSRF behind a non-standard port, metrics, JSON-only logs)."""
+    what: mail and a GraphQL subscription through a PostgreSQL restart, JSON errors from the
+    app and nginx, hashed static files, CSP, CSRF behind a non-standard port, metrics,
+    JSON-only logs)."""
     missing = [tool for tool in ("nginx", "redis-server", "createdb") if not shutil.which(tool)]
     if missing or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
         pytest.skip(f"missing {missing or ['initdb']} (.ci/run installs them)")
@@ -826,5 +853,7 @@ def test_the_native_stack_end_to_end():
     )
     assert result.returncode == 0, result.stdout + result.stderr[-5000:]
     checks = [line for line in result.stdout.splitlines() if line.startswith("ok  ")]
-    assert len(checks) == 11, result.stdout
-    assert checks[-1] == "ok  every gunicorn and worker log line is JSON"
+    assert len(checks) == 14, result.stdout
+    assert "ok  WebSocket handshake from another Origin: HTTP 403" in checks
+    assert any(c.startswith("ok  after the restart the subscription heard") for c in checks)
+    assert checks[-1] == "ok  every gunicorn (HTTP and WebSocket) and worker log line is JSON"
