@@ -7,7 +7,8 @@ limits, and closing a connection whose token is revoked.
 Close codes (besides the protocol's own 4400, 4401, 4408, 4409, 4429): 4403 `Forbidden` when
 `connection_init` carries an unknown, revoked or expired token; 4403 `TOKEN_REVOKED` when the
 token of an open connection is revoked or expires; 4403 `SESSION_ENDED` when the session of a
-cookie-authenticated connection ends (sign-out); 4000 `IDLE_TIMEOUT` after
+cookie-authenticated connection ends (sign-out); 4403 `USER_DEACTIVATED` when its user is
+deactivated; 4000 `IDLE_TIMEOUT` after
 SUBSCRIPTIONS_IDLE_TIMEOUT seconds without a subscription; 1009 for a message over
 SUBSCRIPTIONS_MAX_MESSAGE_BYTES (uvicorn). A handshake from a browser page on an origin that
 is neither this host nor in CORS_ALLOWED_ORIGINS is refused with HTTP 403.
@@ -59,6 +60,7 @@ logger = logging.getLogger("api.subscriptions")
 IDLE_TIMEOUT = (4000, "IDLE_TIMEOUT")
 TOKEN_REVOKED = (4403, "TOKEN_REVOKED")
 SESSION_ENDED = (4403, "SESSION_ENDED")
+USER_DEACTIVATED = (4403, "USER_DEACTIVATED")
 
 # Subscriptions per signed-in user in this process, over all their connections.
 _per_user: dict[int, int] = {}
@@ -128,6 +130,7 @@ class Connection:
     _idle: asyncio.TimerHandle | None = None
     _expiry: asyncio.TimerHandle | None = None
     _stop_token_watch: Any = None
+    _stop_user_watch: Any = None
     _closing: bool = False
     _tasks: set[asyncio.Task] = field(default_factory=set)
 
@@ -136,8 +139,11 @@ class Connection:
         return self.actor.user.pk if self.actor.is_authenticated else None  # type: ignore[union-attr]
 
     def start(self) -> None:
-        """After connection_init was accepted: the idle timer, and the token's watch."""
+        """After connection_init was accepted: the idle timer, and the watches of the user and
+        of the token or session."""
         self._arm_idle()
+        if self.user_id is not None:
+            self._stop_user_watch = hub().on_token_change(("w", self.user_id), self._check_user)
         if self.session_key is not None:
             digest = hashlib.md5(self.session_key.encode(), usedforsecurity=False).hexdigest()
             self._stop_token_watch = hub().on_token_change(("s", digest), self._check_session)
@@ -162,6 +168,19 @@ class Connection:
         task = asyncio.create_task(self._recheck_token())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _check_user(self) -> None:
+        task = asyncio.create_task(self._recheck_user())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _recheck_user(self) -> None:
+        from reservation.models import User
+
+        user_id = self.user_id
+        active = await run_db(lambda: User.objects.filter(pk=user_id, is_active=True).exists())
+        if not active:
+            await self.close(*USER_DEACTIVATED)
 
     def _check_session(self) -> None:
         task = asyncio.create_task(self._recheck_session())
@@ -260,8 +279,9 @@ class Connection:
         for timer in (self._idle, self._expiry):
             if timer is not None:
                 timer.cancel()
-        if self._stop_token_watch is not None:
-            self._stop_token_watch()
+        for stop in (self._stop_token_watch, self._stop_user_watch):
+            if stop is not None:
+                stop()
 
 
 @dataclass

@@ -340,7 +340,7 @@ class Hub:
             for item in items.split(","):
                 for watcher in self.event_watchers.get(int(item), ()):
                     watcher.offer(int(item))
-        elif kind in ("t", "a", "s"):
+        elif kind in ("t", "a", "s", "w"):
             for item in items.split(","):
                 key = (kind, item if kind == "s" else int(item))
                 for listener in list(self.token_listeners.get(key, ())):

@@ -31,7 +31,7 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 
 from reservation.actors import Actor, utcnow
-from reservation.models import ReservationStatus
+from reservation.models import ReservationStatus, User
 from reservation.services.accounts import api_token_create, api_token_revoke
 from reservation.services.events import access_token_issue, access_token_mint, event_narrow
 from reservation.tests.event_factories import propose
@@ -650,6 +650,26 @@ def test_a_revoked_token_closes_its_connection(servers: Servers, booking: Bookin
         assert again.closed_with() == (4403, "Forbidden")
     finally:
         again.close()
+
+
+def test_a_deactivated_user_s_connections_close(servers: Servers) -> None:
+    user = make_client().user
+    _, secret = api_token_create(actor=Actor(user=user), name="deactivated")
+    socket_ = RawSocket(servers.ws)
+    try:
+        assert socket_.init({"Authorization": f"Bearer {secret}"})["type"] == "connection_ack"
+        socket_.subscribe("1", RESERVATIONS)
+        time.sleep(0.5)
+        # a sign-in (another column of the row) wakes nobody; deactivation closes
+        User.objects.filter(pk=user.pk).update(last_login=utcnow())
+        time.sleep(0.5)
+        socket_.send({"type": "ping"})
+        while socket_.receive()["type"] != "pong":  # still open: a closed one raises
+            pass
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        assert socket_.closed_with() == (4403, "USER_DEACTIVATED")
+    finally:
+        socket_.close()
 
 
 def test_limits_are_refused_with_codes(one_process: Servers, booking: Booking) -> None:

@@ -17,7 +17,8 @@ about 7,000 bytes each (the limit is 8,000), one notification per chunk:
   `updated_at`) instead of hearing each row;
 - `e:<event id>`: that event changed;
 - `t:<api token id>` / `a:<event access token id>`: that token changed (revoked, deleted);
-- `s:<md5 of a session key>`: that session ended (signed out, rotated, cleared).
+- `s:<md5 of a session key>`: that session ended (signed out, rotated, cleared);
+- `w:<user id>`: that user was deactivated (their connections close).
 """
 
 from django.db import migrations
@@ -121,6 +122,20 @@ CREATE TRIGGER rendezvous_delete_notify AFTER DELETE ON django_session
 REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rendezvous_session_ended();
 """
 
+# A user deactivated: a row trigger, as it is rare and only this one column matters (sign-ins
+# update the row too, and need not wake anyone).
+USERS = """
+CREATE OR REPLACE FUNCTION rendezvous_user_deactivated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM rendezvous_notify('w', ARRAY[NEW.id::text]);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER rendezvous_deactivated_notify AFTER UPDATE OF is_active ON reservation_user
+FOR EACH ROW WHEN (OLD.is_active AND NOT NEW.is_active)
+EXECUTE FUNCTION rendezvous_user_deactivated();
+"""
+
 # (table, kind, column)
 WATCHED = [
     ("reservation_availabilitywindow", "p", "provider_id"),
@@ -164,6 +179,7 @@ FORWARD = "\n".join(
             for table, kind, column in WATCHED
         ),
         SESSIONS,
+        USERS,
     ]
 )
 BACKWARD = "\n".join(
@@ -171,6 +187,8 @@ BACKWARD = "\n".join(
         _drop("reservation_reservation"),
         *(_drop(table) for table, _, _ in WATCHED),
         "DROP TRIGGER IF EXISTS rendezvous_delete_notify ON django_session;",
+        "DROP TRIGGER IF EXISTS rendezvous_deactivated_notify ON reservation_user;",
+        "DROP FUNCTION IF EXISTS rendezvous_user_deactivated();",
         "DROP FUNCTION IF EXISTS rendezvous_session_ended();",
         "DROP FUNCTION IF EXISTS rendezvous_reservation_changed();",
         "DROP FUNCTION IF EXISTS rendezvous_rows_changed();",
