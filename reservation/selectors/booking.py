@@ -4,7 +4,7 @@ a start exactly when it would list it."""
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -91,7 +91,7 @@ class SlotQuery:
 # The policy, the availability inputs and the busy time in one round trip: a booking runs
 # this under the provider's lock, and every statement there is time the lock is held.
 # Rows: P (the policy as JSON), W (window), H (weekly hours), O (time off), B (busy: live
-# reservations), X (the connected calendars' busy time, as epoch microseconds in one text), L (a
+# reservations), X (the connected calendars' busy time, as one text of ISO timestamps), L (a
 # lapsed hold in the range: not busy, but in the exclusion constraint's way until expired),
 # and for a booking C: the client's live holds and the reservation of their idempotency key,
 # and K: the webhook event types of a booking that some active webhook hears.
@@ -141,8 +141,7 @@ WHERE int8range(r.provider_id, r.provider_id, '[]') = int8range(%(provider)s, %(
     AND r.id <> %(exclude)s
 UNION ALL
 SELECT 'X', NULL, NULL, NULL, NULL, NULL,
-    string_agg((extract(epoch FROM x.start) * 1000000)::bigint || ' '
-        || (extract(epoch FROM x."end") * 1000000)::bigint, ' ')
+    string_agg(x.start::text || ',' || x."end"::text, ',')
 FROM reservation_externalbusy AS x, bounds
 WHERE x.user_id = %(user)s
     AND x."end" > %(start)s - bounds.margin AND x.start < %(end)s + bounds.margin
@@ -167,19 +166,13 @@ _POLICY_FIELDS = frozenset(
 )
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _epoch_intervals(text: str) -> list[Interval]:
-    """Busy intervals sent as "start end start end ..." in microseconds since the epoch
-    (exact): a connected calendar can hold hundreds in a month, and one text column parses
-    several times faster than a row of two timestamptz values each."""
-    # timedelta(0, 0, n) is n microseconds; positional, it is built twice as fast.
-    values = iter(map(int, text.split()))
-    return [
-        (_EPOCH + timedelta(0, 0, start), _EPOCH + timedelta(0, 0, end))
-        for start, end in zip(values, values, strict=True)
-    ]
+def _text_intervals(text: str) -> list[Interval]:
+    """Busy intervals sent as "start,end,start,end,..." in PostgreSQL's own text form of
+    timestamptz (ISO, in the connection's UTC, exact to the microsecond): a connected calendar
+    can hold hundreds in a month, and `datetime.fromisoformat` reads that text about four
+    times as fast as building each from a number."""
+    values = list(map(datetime.fromisoformat, text.split(",")))
+    return list(zip(values[0::2], values[1::2], strict=True))
 
 
 def slot_query(
@@ -231,7 +224,7 @@ def slot_query(
             if kind == "B":
                 busy.append((a, b))
             elif kind == "X":
-                busy += _epoch_intervals(extra)
+                busy += _text_intervals(extra)
             elif kind == "W":
                 windows.append((a, b))
             elif kind == "O":
