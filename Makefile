@@ -86,6 +86,7 @@ bench: migrate
 	$(PY) devops/bench/history.py
 	$(PY) devops/bench/booking_http.py $(BENCH_SECONDS)
 	$(PY) devops/bench/profile_create.py 300
+	$(PY) devops/bench/profile_slots.py 300 --profile
 	$(PY) devops/bench/expansion.py
 	$(PY) devops/bench/subscriptions.py
 	$(PY) devops/bench/charts.py
