@@ -7,7 +7,6 @@ import pytest
 import strawberry
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
-from api import execution
 from api.execution import PlainObjectsExecutionContext
 
 
@@ -76,10 +75,6 @@ def items():
         "{ maybePlains { label } }",
         "{ plains { at } others { at shout } }",
         "{ plains { ... on Plain { at } label @skip(if: true) } }",
-        "{ plains { __typename } }",
-        "{ plains { color x: at } }",
-        "{ plains { at color x: at } }",
-        "{ plains { at label color __typename } }",
     ],
 )
 def test_same_answer_as_graphql_core(items, document):
@@ -118,34 +113,3 @@ def test_errors_are_graphql_cores_own(items):
             (e.message, e.path) for e in expected.errors
         ]
         assert found.errors
-
-
-@pytest.mark.parametrize("labels", [["a", "b", "c"], ["a", None, "c"], []])
-@pytest.mark.parametrize(
-    "document",
-    [
-        "{ plains { label } }",
-        "{ plains { label at } }",
-        "{ plains { label at color } }",
-        "{ plains { label at color __typename } }",
-    ],
-)
-def test_field_at_a_time_or_item_by_item_same_answer(items, monkeypatch, labels, document):
-    """Field at a time (C loops) when no value is None; a None (here a nullable label) leaves
-    it to the item-by-item path; either way graphql-core's answer."""
-    items += [_plain(label) for label in labels]
-    fast, plain = _schemas()
-    columns = []
-    real = execution._complete_columns
-
-    def spy(*args):
-        columns.append(real(*args))
-        return columns[-1]
-
-    monkeypatch.setattr(execution, "_complete_columns", spy)
-    found, expected = fast.execute_sync(document), plain.execute_sync(document)
-    assert expected.errors is None
-    assert found.errors is None
-    assert found.data == expected.data
-    assert len(found.data["plains"]) == len(labels)
-    assert columns == [None if None in labels else found.data["plains"]]
