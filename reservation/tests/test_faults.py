@@ -401,18 +401,24 @@ def test_postgres_restarted_while_clients_book(
         assert status == 200
 
     # When SLOTS clients book SLOTS different slots, a few at a time, and the database is
-    # stopped and started again while they do
+    # stopped and started again while they do: half start before the outage (a booking takes
+    # a few ms, so those may all be done before it), half during it (those surely meet it)
     deadline = time.monotonic() + 45
     jobs = list(zip(seed["starts"], seed["tokens"], strict=True))
+    half = len(jobs) // 2
     with ThreadPoolExecutor(max_workers=8) as pool:
-        futures = []
-        for start, token in jobs:
-            futures.append(
+
+        def submit(batch: list[tuple[str, str]]) -> list[Any]:
+            return [
                 pool.submit(book, gunicorn.url, seed["provider"], start, token, deadline)
-            )
+                for start, token in batch
+            ]
+
+        futures = submit(jobs[:half])
         time.sleep(0.3)  # some are under way
         began = time.monotonic()
         cluster.stop()
+        futures += submit(jobs[half:])
         time.sleep(2.0)  # an outage of a few seconds: every worker meets it
         cluster.start()
         outage = time.monotonic() - began
