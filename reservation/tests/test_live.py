@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
-from reservation.models import Reservation, ReservationStatus, TimeOff
+from reservation.models import Provider, Reservation, ReservationStatus, TimeOff
 from reservation.selectors.live import slot_state
 from reservation.tests.factories import (
     NOW,
@@ -80,8 +80,8 @@ def test_notifications_come_at_commit_and_never_for_a_rollback() -> None:
         assert received() == ["g:0"]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_bulk_change_is_one_notification_of_its_time() -> None:
+def confirmed_hours(count: int) -> Provider:
+    """A provider with `count` confirmed hour-long bookings from tomorrow on, in one INSERT."""
     provider = make_provider()
     client = make_client()
     Reservation.objects.bulk_create(
@@ -92,8 +92,14 @@ def test_a_bulk_change_is_one_notification_of_its_time() -> None:
             end=NOW + timedelta(days=1, hours=n + 1),
             status=ReservationStatus.CONFIRMED,
         )
-        for n in range(1001)
+        for n in range(count)
     )
+    return provider
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_change_is_one_notification_of_its_time() -> None:
+    provider = confirmed_hours(1001)
     with listening() as received:
         received()
         with transaction.atomic():
@@ -106,18 +112,7 @@ def test_a_bulk_change_is_one_notification_of_its_time() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_large_change_is_chunked_under_the_payload_limit() -> None:
-    provider = make_provider()
-    client = make_client()
-    Reservation.objects.bulk_create(
-        Reservation(
-            provider=provider,
-            client=client,
-            start=NOW + timedelta(days=1, hours=n),
-            end=NOW + timedelta(days=1, hours=n + 1),
-            status=ReservationStatus.CONFIRMED,
-        )
-        for n in range(600)
-    )
+    provider = confirmed_hours(600)
     with listening() as received:
         received()
         Reservation.objects.filter(provider=provider).update(status=ReservationStatus.CANCELLED)
