@@ -9,14 +9,18 @@ from typing import Any
 from gunicorn.glogging import Logger
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# The sync GraphQL view (the Django ORM is synchronous), each process with two threads
-# (gunicorn's gthread worker): while one thread waits for PostgreSQL (a booking makes seven
-# round trips) the other runs Python, and a client's connection is kept alive. Measured with
-# 4 processes and 8 clients booking (devops/bench/booking_http.py): 1.4x the bookings per
-# second of one thread each on the shared 2-core machine. GUNICORN_THREADS=1 is the plain
-# sync worker. Each thread keeps its own database connection (CONN_MAX_AGE).
+# gunicorn's plain sync worker by default: one request at a time per process, each request
+# accepted from the shared listen queue by whichever process is free. Measured with 4
+# processes and 8 clients booking (devops/bench/booking_http.py, 2-core machine): about the
+# same bookings per second as two threads per process (gthread), but p99 60-95 ms instead of
+# 100-140 ms. With threads, clients that keep their connection alive stay with the process
+# that accepted them, so two of them can queue on one busy process while another idles; the
+# sync worker answers each request on a fresh connection, as nginx sends them
+# (devops/nginx: no upstream keep-alive, requests and answers buffered, so no slow client
+# holds a process). GUNICORN_THREADS=2 or more selects gthread; each thread keeps its own
+# database connection (CONN_MAX_AGE).
 workers = int(os.environ.get("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count() + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", 2))
+threads = int(os.environ.get("GUNICORN_THREADS", 1))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 30))
 keepalive = 5
