@@ -8,9 +8,11 @@ One run, side by side on the same scratch database (devops/bench/benchdb.py):
    the database work of one `reservationCreate` — the token lookup, BEGIN, the provider's and
    the client's row locks, the slot-data statement, the INSERT of the hold with its audit
    entry, COMMIT: the very SQL the service sends — with 8 clients.
-2. gunicorn (devops/gunicorn.conf.py, 4 processes of 2 threads as by default, BENCH_THREADS
-   to change that; DEBUG off, access log on) serves `reservationCreate` to 8 client threads
-   over keep-alive HTTP with API tokens; every request books a distinct slot. Prints
+2. gunicorn (devops/gunicorn.conf.py, 4 processes, its sync worker as by default;
+   BENCH_THREADS=2 for two threads each; DEBUG off, access log on) serves
+   `reservationCreate` to 8 client threads with API tokens (each client on one connection
+   as long as the server keeps it: the sync worker closes it after every answer, as it does
+   nginx's); every request books a distinct slot. Prints
    bookings/s, p50/p95/p99 and the ratio to pgbench; then the same bookings through
    /bench/create, the service in a bare Django view behind the same middleware
    (devops/bench/bench_urls.py): what GraphQL adds. REDIS_URL, when set, is passed on (the
@@ -60,7 +62,7 @@ from reservation.services.accounts import api_token_create  # noqa: E402
 
 CLIENTS = 8
 WORKERS = 4
-THREADS = int(os.environ.get("BENCH_THREADS", "2"))  # devops/gunicorn.conf.py's default
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))  # devops/gunicorn.conf.py's default
 PROVIDERS = 16
 STEP_MINUTES = 5
 PORT = int(os.environ.get("BENCH_PORT", "8510"))
@@ -355,7 +357,8 @@ class Server:
 
 
 def load(make_request, seconds: float, clients: int = CLIENTS) -> dict:
-    """`clients` threads, each on one keep-alive connection, for `seconds`:
+    """`clients` threads, each on one connection (opened again when the server closed it),
+    for `seconds`:
     make_request(i) -> (method, path, body, headers)."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: list[str] = []
@@ -386,6 +389,8 @@ def load(make_request, seconds: float, clients: int = CLIENTS) -> dict:
         print(f"  {len(errors)} failed requests, first: {errors[0]}")
     q = statistics.quantiles(every, n=100)
     return {
+        "latencies": every,
+        "elapsed": elapsed,
         "requests": len(every),
         "errors": len(errors),
         "rps": round(len(every) / elapsed, 1),
@@ -393,6 +398,25 @@ def load(make_request, seconds: float, clients: int = CLIENTS) -> dict:
         "p95_ms": round(q[94] * 1000, 1),
         "p99_ms": round(q[98] * 1000, 1),
     }
+
+
+def merge_rounds(rounds: list[dict]) -> dict:
+    """The figures of several load() runs taken together."""
+    every = sorted(x for r in rounds for x in r["latencies"])
+    q = statistics.quantiles(every, n=100)
+    return {
+        "requests": len(every),
+        "errors": sum(r["errors"] for r in rounds),
+        "rps": round(len(every) / sum(r["elapsed"] for r in rounds), 1),
+        "p50_ms": round(q[49] * 1000, 1),
+        "p95_ms": round(q[94] * 1000, 1),
+        "p99_ms": round(q[98] * 1000, 1),
+    }
+
+
+def public(figures: dict) -> dict:
+    """load()'s figures without the raw latencies."""
+    return {k: v for k, v in figures.items() if k not in ("latencies", "elapsed")}
 
 
 def main(argv: list[str]) -> None:
@@ -496,16 +520,30 @@ def main(argv: list[str]) -> None:
         count = len(via_graphql["data"]["availableSlots"])
         assert count == len(via_bare["data"]["availableSlots"]) > 0, (via_graphql, via_bare)
 
+        # Alternating rounds, so that both meet the same machine (a shared VM's speed drifts
+        # by tens of per cent within a minute): requests/s over all rounds, and the median
+        # of the rounds' ratios.
         load(graphql_slots, 2)
         load(bare, 2)
-        gq = load(graphql_slots, seconds)
-        bv = load(bare, seconds)
+        rounds = max(seconds // 3, 2)
+        per_round = seconds / rounds
+        gq_rounds, bv_rounds = [], []
+        for _ in range(rounds):
+            gq_rounds.append(load(graphql_slots, per_round))
+            bv_rounds.append(load(bare, per_round))
+        gq, bv = merge_rounds(gq_rounds), merge_rounds(bv_rounds)
         slower = bv["rps"] / gq["rps"]
+        round_ratios = sorted(
+            b["rps"] / g["rps"] for g, b in zip(gq_rounds, bv_rounds, strict=True)
+        )
+        median_ratio = statistics.median(round_ratios)
         print(
-            f"availableSlots 31 days ({count} slots), {CLIENTS} clients: GraphQL "
-            f"{gq['rps']:.0f} req/s (p50 {gq['p50_ms']} ms, p99 {gq['p99_ms']} ms), bare "
-            f"Django view {bv['rps']:.0f} req/s (p50 {bv['p50_ms']} ms, p99 {bv['p99_ms']} "
-            f"ms): GraphQL {slower:.2f}x the bare view's time",
+            f"availableSlots 31 days ({count} slots), {CLIENTS} clients, {rounds} alternating "
+            f"rounds of {per_round:.0f} s: GraphQL {gq['rps']:.0f} req/s (p50 {gq['p50_ms']} "
+            f"ms, p99 {gq['p99_ms']} ms), bare Django view {bv['rps']:.0f} req/s (p50 "
+            f"{bv['p50_ms']} ms, p99 {bv['p99_ms']} ms): GraphQL {slower:.2f}x the bare view's "
+            f"time (rounds: median {median_ratio:.2f}x, "
+            f"{', '.join(f'{r:.2f}' for r in round_ratios)})",
             flush=True,
         )
     finally:
@@ -516,13 +554,14 @@ def main(argv: list[str]) -> None:
         json.dumps(
             {
                 "pgbench": {k: v for k, v in pg.items() if k != "report"},
-                "reservation_create": {**created, "ratio_to_pgbench": round(ratio, 3)},
-                "reservation_create_bare_view": bare_created,
+                "reservation_create": {**public(created), "ratio_to_pgbench": round(ratio, 3)},
+                "reservation_create_bare_view": public(bare_created),
                 "available_slots": {
                     "slots": count,
                     "graphql": gq,
                     "bare_view": bv,
                     "graphql_over_bare": round(slower, 2),
+                    "graphql_over_bare_round_median": round(median_ratio, 2),
                 },
                 "clients": CLIENTS,
                 "workers": WORKERS,
