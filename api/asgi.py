@@ -9,6 +9,8 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
 django.setup()
 
+from api.runtime import tune_garbage_collector  # noqa: E402
 from api.subscriptions.app import build_application  # noqa: E402
 
 application = build_application()
+tune_garbage_collector()

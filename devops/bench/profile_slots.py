@@ -4,7 +4,7 @@
 
 Runs n anonymous GETs of the query of booking_http.py through the whole Django stack (Django's
 test client, DEBUG off, on booking_http.py's scratch database, the garbage collector set up as
-api/wsgi.py sets it in gunicorn) and n of the bare view /bench/slots
+api.runtime sets it in gunicorn) and n of the bare view /bench/slots
 (devops/bench/bench_urls.py), in alternating rounds of 25, and prints the CPU time (process
 clock) per request of each (medians of the rounds). With `--profile`, writes
 devops/bench/results/profile_slots.txt (cProfile, CPU clock, the 50 costliest functions of

@@ -43,7 +43,7 @@ needs_yaml = pytest.mark.skipif(
     yaml is None, reason="PyYAML is not installed in this environment (not a dependency)"
 )
 
-# Environment variables the code reads: settings/*.py, the gunicorn config and the WSGI module.
+# Environment variables the code reads: settings/*.py, the gunicorn config and api.runtime.
 _ENV_READ = re.compile(
     r"""(?:os\.environ\.get|os\.getenv|env_bool|env_int|env_list|env_rate|env_secret|os\.environ\[)"""
     r"""\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
@@ -60,7 +60,8 @@ NOT_IN_COMPOSE = {
 
 
 def variables_read_by_the_code() -> set[str]:
-    sources = [*sorted((ROOT / "settings").glob("*.py")), GUNICORN_CONF, ROOT / "api" / "wsgi.py"]
+    settings_files = sorted((ROOT / "settings").glob("*.py"))
+    sources = [*settings_files, GUNICORN_CONF, ROOT / "api" / "runtime.py"]
     return {name for path in sources for name in _ENV_READ.findall(path.read_text())}
 
 

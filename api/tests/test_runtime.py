@@ -1,0 +1,42 @@
+"""The serving processes' garbage collector settings (api.runtime), as gunicorn loads them."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+REPORT = (
+    "import gc, json, {module}; "
+    "print(json.dumps({{'threshold': gc.get_threshold(), 'frozen': gc.get_freeze_count()}}))"
+)
+
+
+def loaded(module: str, **env: str) -> dict:
+    """gc's state in a fresh interpreter right after importing the entry point `module`."""
+    out = subprocess.run(
+        [sys.executable, "-c", REPORT.format(module=module)],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("module", ["api.wsgi", "api.asgi"])
+def test_the_start_up_heap_is_frozen_and_the_threshold_raised(module):
+    state = loaded(module)
+    assert state["threshold"] == [10000, 10, 10]
+    # Django, the URLconf and the schema: far more than a bare interpreter's few thousand.
+    assert state["frozen"] > 100_000
+
+
+def test_gc_threshold_is_read_from_the_environment():
+    assert loaded("api.wsgi", GC_THRESHOLD="2000,20,5")["threshold"] == [2000, 20, 5]
