@@ -16,13 +16,31 @@ and devops/bench/profile_slots.py (README, "Performance and benchmarks"):
 import gc
 import os
 
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULT_GC_THRESHOLD = "10000,10,10"
+
+
+def gc_threshold(text: str) -> tuple[int, ...]:
+    """GC_THRESHOLD's numbers, or ImproperlyConfigured saying what is expected."""
+    try:
+        numbers = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        numbers = ()
+    if not 1 <= len(numbers) <= 3 or any(number < 0 for number in numbers):
+        raise ImproperlyConfigured(
+            "GC_THRESHOLD must be one to three whole numbers of 0 or more separated by commas, "
+            f"as for Python's gc.set_threshold (e.g. {DEFAULT_GC_THRESHOLD}); got {text!r}."
+        )
+    return numbers
+
 
 def tune_garbage_collector() -> None:
     """Call once the application is loaded, before the first request."""
     from django.urls import get_resolver
 
+    threshold = gc_threshold(os.environ.get("GC_THRESHOLD", DEFAULT_GC_THRESHOLD))
     get_resolver().url_patterns  # noqa: B018 - imports the URLconf: the views, the schema
     gc.collect()
     gc.freeze()
-    threshold = os.environ.get("GC_THRESHOLD", "10000,10,10")
-    gc.set_threshold(*(int(part) for part in threshold.split(",")))
+    gc.set_threshold(*threshold)

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from api.runtime import gc_threshold
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,3 +43,27 @@ def test_the_start_up_heap_is_frozen_and_the_threshold_raised(module):
 
 def test_gc_threshold_is_read_from_the_environment():
     assert loaded("api.wsgi", GC_THRESHOLD="2000,20,5")["threshold"] == [2000, 20, 5]
+
+
+@pytest.mark.parametrize("text", ["", "ten", "1,2,3,4", "700,-1", "700;10;10", "1.5"])
+def test_a_bad_gc_threshold_is_refused_with_what_is_expected(text):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        gc_threshold(text)
+    assert str(refused.value) == (
+        "GC_THRESHOLD must be one to three whole numbers of 0 or more separated by commas, as "
+        f"for Python's gc.set_threshold (e.g. 10000,10,10); got {text!r}."
+    )
+
+
+def test_a_bad_gc_threshold_stops_the_process_before_it_serves():
+    done = subprocess.run(
+        [sys.executable, "-c", "import api.wsgi"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "settings", "GC_THRESHOLD": "lots"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "ImproperlyConfigured: GC_THRESHOLD must be one to three whole numbers" in done.stderr
