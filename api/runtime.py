@@ -27,10 +27,13 @@ def gc_threshold(text: str) -> tuple[int, ...]:
         numbers = tuple(int(part) for part in text.split(","))
     except ValueError:
         numbers = ()
-    if not 1 <= len(numbers) <= 3 or any(number < 0 for number in numbers):
+    # A first number of 0 would stop automatic collection, and with the start-up heap frozen
+    # nothing would ever free a reference cycle.
+    if not 1 <= len(numbers) <= 3 or numbers[0] < 1 or any(number < 0 for number in numbers):
         raise ImproperlyConfigured(
-            "GC_THRESHOLD must be one to three whole numbers of 0 or more separated by commas, "
-            f"as for Python's gc.set_threshold (e.g. {DEFAULT_GC_THRESHOLD}); got {text!r}."
+            "GC_THRESHOLD must be one to three whole numbers separated by commas, the first at "
+            f"least 1 and the others at least 0, as for Python's gc.set_threshold (e.g. "
+            f"{DEFAULT_GC_THRESHOLD}); got {text!r}."
         )
     return numbers
 
@@ -39,7 +42,8 @@ def tune_garbage_collector() -> None:
     """Call once the application is loaded, before the first request."""
     from django.urls import get_resolver
 
-    threshold = gc_threshold(os.environ.get("GC_THRESHOLD", DEFAULT_GC_THRESHOLD))
+    # Unset or empty: the default, as for the other variables (settings.env_int).
+    threshold = gc_threshold(os.environ.get("GC_THRESHOLD") or DEFAULT_GC_THRESHOLD)
     get_resolver().url_patterns  # noqa: B018 - imports the URLconf: the views, the schema
     gc.collect()
     gc.freeze()

@@ -19,12 +19,16 @@ REPORT = (
 )
 
 
+def _environ_without_gc_threshold() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "GC_THRESHOLD"}
+
+
 def loaded(module: str, **env: str) -> dict:
     """gc's state in a fresh interpreter right after importing the entry point `module`."""
     out = subprocess.run(  # noqa: S603 - this interpreter, a module name this test chose
         [sys.executable, "-c", REPORT.format(module=module)],
         cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "settings", **env},
+        env={**_environ_without_gc_threshold(), "DJANGO_SETTINGS_MODULE": "settings", **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -43,15 +47,17 @@ def test_the_start_up_heap_is_frozen_and_the_threshold_raised(module):
 
 def test_gc_threshold_is_read_from_the_environment():
     assert loaded("api.wsgi", GC_THRESHOLD="2000,20,5")["threshold"] == [2000, 20, 5]
+    assert loaded("api.wsgi", GC_THRESHOLD="")["threshold"] == [10000, 10, 10]
 
 
-@pytest.mark.parametrize("text", ["", "ten", "1,2,3,4", "700,-1", "700;10;10", "1.5"])
+@pytest.mark.parametrize("text", ["ten", "1,2,3,4", "700,-1", "0", "0,10,10", "700;10;10", "1.5"])
 def test_a_bad_gc_threshold_is_refused_with_what_is_expected(text):
     with pytest.raises(ImproperlyConfigured) as refused:
         gc_threshold(text)
     assert str(refused.value) == (
-        "GC_THRESHOLD must be one to three whole numbers of 0 or more separated by commas, as "
-        f"for Python's gc.set_threshold (e.g. 10000,10,10); got {text!r}."
+        "GC_THRESHOLD must be one to three whole numbers separated by commas, the first at least "
+        "1 and the others at least 0, as for Python's gc.set_threshold (e.g. 10000,10,10); got "
+        f"{text!r}."
     )
 
 
@@ -59,7 +65,11 @@ def test_a_bad_gc_threshold_stops_the_process_before_it_serves():
     done = subprocess.run(
         [sys.executable, "-c", "import api.wsgi"],
         cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "settings", "GC_THRESHOLD": "lots"},
+        env={
+            **_environ_without_gc_threshold(),
+            "DJANGO_SETTINGS_MODULE": "settings",
+            "GC_THRESHOLD": "lots",
+        },
         capture_output=True,
         text=True,
         timeout=120,

@@ -201,6 +201,7 @@ def test_compose_services_volumes_and_healthchecks():
     ]
     assert ws["environment"]["SUBSCRIPTIONS_BIND"] == "0.0.0.0:8001"
     assert ws["environment"]["MIGRATE_ON_START"] == "0"
+    assert "GC_THRESHOLD" in ws["environment"]  # api.asgi reads it too (api.runtime)
     assert ws["depends_on"]["app"]["condition"] == "service_healthy"
     assert "/healthz" in " ".join(ws["healthcheck"]["test"])
     assert "ports" not in ws
@@ -459,10 +460,17 @@ def test_gunicorn_config_loads_with_workers_from_the_cores(monkeypatch):
     assert cfg.graceful_timeout == 30
     assert cfg.bind == ["127.0.0.1:8000"]
     assert cfg.accesslog == "-"
+    # The sync worker by default (the booking's tail latency: devops/gunicorn.conf.py).
+    assert cfg.threads == 1
+    assert cfg.worker_class_str == "sync"
 
-    cfg = load_gunicorn_config(monkeypatch, GUNICORN_BIND="0.0.0.0:8000", GUNICORN_WORKERS="3")
+    cfg = load_gunicorn_config(
+        monkeypatch, GUNICORN_BIND="0.0.0.0:8000", GUNICORN_WORKERS="3", GUNICORN_THREADS="2"
+    )
     assert cfg.bind == ["0.0.0.0:8000"]  # what compose.yml and the Dockerfile set
     assert cfg.workers == 3
+    assert cfg.threads == 2
+    assert cfg.worker_class_str == "gthread"
 
 
 def test_gunicorn_lines_are_json_with_iso_times(monkeypatch, tmp_path):
