@@ -9,13 +9,14 @@ from typing import Any
 from gunicorn.glogging import Logger
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# gunicorn's plain sync worker by default: one request at a time per process, each request
-# accepted from the shared listen queue by whichever process is free. Measured with 4
-# processes and 8 clients booking (devops/bench/booking_http.py, 2-core machine): about the
-# same bookings per second as two threads per process (gthread), but p99 60-95 ms instead of
-# 100-140 ms. With threads, clients that keep their connection alive stay with the process
-# that accepted them, so two of them can queue on one busy process while another idles; the
-# sync worker answers each request on a fresh connection, as nginx sends them
+# gunicorn's plain sync worker by default: one request at a time per process, and a process
+# accepts a connection only when it is free, so waiting requests stay in the shared listen
+# queue for whichever process frees first. A gthread process accepts connections as they
+# come and queues them behind its own busy threads (a kept-alive client also stays with it),
+# so requests can wait on one process while another idles. Measured with 4 processes and 8
+# clients booking (devops/bench/booking_http.py, 2-core machine): about the same bookings
+# per second either way, p99 59-94 ms with the sync worker against 98-142 ms with two
+# threads, and 76-96 against 139 ms with a new connection per request, as nginx sends them
 # (devops/nginx: no upstream keep-alive, requests and answers buffered, so no slow client
 # holds a process). GUNICORN_THREADS=2 or more selects gthread; each thread keeps its own
 # database connection (CONN_MAX_AGE).
@@ -23,7 +24,7 @@ workers = int(os.environ.get("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count()
 threads = int(os.environ.get("GUNICORN_THREADS", 1))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 30))
-keepalive = 5
+keepalive = 5  # with gthread only: the sync worker closes every connection
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 5000))
 max_requests_jitter = max_requests // 10
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

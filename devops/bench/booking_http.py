@@ -562,6 +562,7 @@ def main(argv: list[str]) -> None:
                     "bare_view": bv,
                     "graphql_over_bare": round(slower, 2),
                     "graphql_over_bare_round_median": round(median_ratio, 2),
+                    "graphql_over_bare_rounds": [round(r, 2) for r in round_ratios],
                 },
                 "clients": CLIENTS,
                 "workers": WORKERS,
