@@ -354,6 +354,13 @@ class Server:
         os.killpg(self.process.pid, signal.SIGTERM)
         self.process.wait(timeout=30)
         self.log.close()
+        # A server error is a finding, not noise: say so, and keep its log from the next run.
+        text = self.log_path.read_text(errors="replace")
+        errors = text.count('"level": "ERROR"') + text.count("Traceback (most recent call last)")
+        if errors:
+            kept = self.log_path.with_name(f"rendezvous-bench-gunicorn-{int(time.time())}.log")
+            self.log_path.rename(kept)
+            print(f"  the server logged {errors} error lines: see {kept}", flush=True)
 
 
 def load(make_request, seconds: float, clients: int = CLIENTS) -> dict:
