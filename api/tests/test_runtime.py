@@ -19,22 +19,26 @@ REPORT = (
 )
 
 
-def _environ_without_gc_threshold() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "GC_THRESHOLD"}
+def python(code: str, **env: str) -> subprocess.CompletedProcess:
+    """`code` run by a fresh interpreter of this venv, in the project, with the settings and
+    `env` (not the caller's GC_THRESHOLD)."""
+    inherited = {k: v for k, v in os.environ.items() if k != "GC_THRESHOLD"}
+    return subprocess.run(  # noqa: S603 - this interpreter, code this test wrote
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**inherited, "DJANGO_SETTINGS_MODULE": "settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def loaded(module: str, **env: str) -> dict:
     """gc's state in a fresh interpreter right after importing the entry point `module`."""
-    out = subprocess.run(  # noqa: S603 - this interpreter, a module name this test chose
-        [sys.executable, "-c", REPORT.format(module=module)],
-        cwd=ROOT,
-        env={**_environ_without_gc_threshold(), "DJANGO_SETTINGS_MODULE": "settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    done = python(REPORT.format(module=module), **env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("module", ["api.wsgi", "api.asgi"])
@@ -62,18 +66,6 @@ def test_a_bad_gc_threshold_is_refused_with_what_is_expected(text):
 
 
 def test_a_bad_gc_threshold_stops_the_process_before_it_serves():
-    done = subprocess.run(
-        [sys.executable, "-c", "import api.wsgi"],
-        cwd=ROOT,
-        env={
-            **_environ_without_gc_threshold(),
-            "DJANGO_SETTINGS_MODULE": "settings",
-            "GC_THRESHOLD": "lots",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = python("import api.wsgi", GC_THRESHOLD="lots")
     assert done.returncode == 1
     assert "ImproperlyConfigured: GC_THRESHOLD must be one to three whole numbers" in done.stderr
