@@ -1,17 +1,12 @@
 """The serving processes' garbage collector settings (api.runtime), as gunicorn loads them."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from api.runtime import gc_threshold
-
-ROOT = Path(__file__).resolve().parents[2]
+from reservation.tests.interpreter import run_python
 
 REPORT = (
     "import gc, json, {module}; "
@@ -19,24 +14,9 @@ REPORT = (
 )
 
 
-def python(code: str, **env: str) -> subprocess.CompletedProcess:
-    """`code` run by a fresh interpreter of this venv, in the project, with the settings and
-    `env` (not the caller's GC_THRESHOLD)."""
-    inherited = {k: v for k, v in os.environ.items() if k != "GC_THRESHOLD"}
-    return subprocess.run(  # noqa: S603 - this interpreter, code this test wrote
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**inherited, "DJANGO_SETTINGS_MODULE": "settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def loaded(module: str, **env: str) -> dict:
     """gc's state in a fresh interpreter right after importing the entry point `module`."""
-    done = python(REPORT.format(module=module), **env)
+    done = run_python(REPORT.format(module=module), env=env, without=("GC_THRESHOLD",))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -66,6 +46,6 @@ def test_a_bad_gc_threshold_is_refused_with_what_is_expected(text):
 
 
 def test_a_bad_gc_threshold_stops_the_process_before_it_serves():
-    done = python("import api.wsgi", GC_THRESHOLD="lots")
+    done = run_python("import api.wsgi", env={"GC_THRESHOLD": "lots"})
     assert done.returncode == 1
     assert "ImproperlyConfigured: GC_THRESHOLD must be one to three whole numbers" in done.stderr

@@ -1,30 +1,18 @@
 """Settings refuse unsafe combinations at start-up (checked in a fresh interpreter)."""
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from reservation.tests.interpreter import run_python
 
 
 def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); from django.conf import settings;"
-            " print(settings.DEBUG, settings.TIME_ZONE)",
-        ],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return run_python(
+        "import django; django.setup(); from django.conf import settings;"
+        " print(settings.DEBUG, settings.TIME_ZONE)",
+        env=env,
+        without=("DEBUG", "SECRET_KEY"),
     )
 
 
@@ -75,19 +63,10 @@ HARDENING_VARIABLES = {
 
 def run_with_settings(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`code` after django.setup() in a fresh interpreter, with only `env` configuring it."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DEBUG", "SECRET_KEY"} | HARDENING_VARIABLES
-    }
-    return subprocess.run(  # noqa: S603 (the test's own code, in a fresh interpreter)
-        [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return run_python(
+        f"import django; django.setup(); {code}",
+        env=env,
+        without={"DEBUG", "SECRET_KEY"} | HARDENING_VARIABLES,
     )
 
 
