@@ -391,16 +391,19 @@ def load(make_request, seconds: float, clients: int = CLIENTS) -> dict:
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - began
-    every = sorted(x for per in latencies for x in per)
+    every = [x for per in latencies for x in per]
     if errors:
         print(f"  {len(errors)} failed requests, first: {errors[0]}")
-    q = statistics.quantiles(every, n=100)
+    return {"latencies": every, "elapsed": elapsed, **figures(every, elapsed, len(errors))}
+
+
+def figures(latencies: list[float], elapsed: float, errors: int) -> dict:
+    """Requests, errors, requests/s and latency percentiles of a load."""
+    q = statistics.quantiles(latencies, n=100)
     return {
-        "latencies": every,
-        "elapsed": elapsed,
-        "requests": len(every),
-        "errors": len(errors),
-        "rps": round(len(every) / elapsed, 1),
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": round(len(latencies) / elapsed, 1),
         "p50_ms": round(q[49] * 1000, 1),
         "p95_ms": round(q[94] * 1000, 1),
         "p99_ms": round(q[98] * 1000, 1),
@@ -409,16 +412,11 @@ def load(make_request, seconds: float, clients: int = CLIENTS) -> dict:
 
 def merge_rounds(rounds: list[dict]) -> dict:
     """The figures of several load() runs taken together."""
-    every = sorted(x for r in rounds for x in r["latencies"])
-    q = statistics.quantiles(every, n=100)
-    return {
-        "requests": len(every),
-        "errors": sum(r["errors"] for r in rounds),
-        "rps": round(len(every) / sum(r["elapsed"] for r in rounds), 1),
-        "p50_ms": round(q[49] * 1000, 1),
-        "p95_ms": round(q[94] * 1000, 1),
-        "p99_ms": round(q[98] * 1000, 1),
-    }
+    return figures(
+        [x for r in rounds for x in r["latencies"]],
+        sum(r["elapsed"] for r in rounds),
+        sum(r["errors"] for r in rounds),
+    )
 
 
 def public(figures: dict) -> dict:
