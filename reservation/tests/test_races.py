@@ -130,15 +130,17 @@ def test_without_the_lock_the_constraint_still_lets_one_win(
         checked.wait(timeout=60)
 
     one_insert_at_a_time = Lock()
-    insert = reservation_services.Reservation.objects.create
+    insert = reservation_services._insert_hold
+    inserts: list[int] = []
 
     def serial_insert(**kwargs: Any) -> Reservation:
         with one_insert_at_a_time:
+            inserts.append(kwargs["reservation"].client_id)
             return insert(**kwargs)
 
     monkeypatch.setattr(reservation_services, "lock_booking", no_locks)
     monkeypatch.setattr(reservation_services, "_check_bookable", check_then_wait)
-    monkeypatch.setattr(reservation_services.Reservation.objects, "create", serial_insert)
+    monkeypatch.setattr(reservation_services, "_insert_hold", serial_insert)
     provider = make_provider()
     clients = [make_client() for _ in range(CONTENDERS)]
 
@@ -146,7 +148,10 @@ def test_without_the_lock_the_constraint_still_lets_one_win(
 
     # Then still one winner; the 49 inserts the constraint refused reach the caller as
     # SLOT_UNAVAILABLE (an IntegrityError would be an INTERNAL_ERROR at the API)
-    assert len([o for o in outcomes if isinstance(o, Reservation)]) == 1
+    # (every one of the 50 got past its check and tried its INSERT: the lock patched above is
+    # the one the service goes through)
+    assert sorted(inserts) == sorted(client.pk for client in clients)
+    assert len([o for o in outcomes if isinstance(o, Reservation)]) == 1, outcomes
     assert codes(outcomes) == ["SLOT_UNAVAILABLE"] * (CONTENDERS - 1)
     losers = [o for o in outcomes if isinstance(o, DomainError)]
     assert all(isinstance(o.__cause__, IntegrityError) for o in losers)
