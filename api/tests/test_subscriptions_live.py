@@ -262,7 +262,7 @@ class GqlSubscriber:
         self._thread.start()
 
     async def _main(self) -> None:
-        from gql import Client, gql
+        from gql import Client, GraphQLRequest
         from gql.transport.websockets import WebsocketsTransport
 
         self._loop = asyncio.get_running_loop()
@@ -274,9 +274,8 @@ class GqlSubscriber:
         )
         try:
             async with Client(transport=transport) as session:
-                async for result in session.subscribe(
-                    gql(self.query), variable_values=self.variables
-                ):
+                request = GraphQLRequest(self.query, variable_values=self.variables)
+                async for result in session.subscribe(request):
                     self.received.append(result)
         except asyncio.CancelledError:
             pass
@@ -299,12 +298,15 @@ class RawSocket:
         from websockets.sync.client import connect
 
         headers = {"Cookie": cookie} if cookie else None
-        self.ws = connect(
-            url,
-            subprotocols=["graphql-transport-ws"],
-            origin=origin,
-            additional_headers=headers,
-            open_timeout=10,
+        self._opened = contextlib.ExitStack()
+        self.ws = self._opened.enter_context(
+            connect(
+                url,
+                subprotocols=["graphql-transport-ws"],
+                origin=origin,
+                additional_headers=headers,
+                open_timeout=10,
+            )
         )
 
     def init(self, payload: dict | None = None) -> dict:
@@ -343,7 +345,7 @@ class RawSocket:
         return closed.rcvd.code, closed.rcvd.reason
 
     def close(self) -> None:
-        self.ws.close()
+        self._opened.close()
 
 
 # --- data -----------------------------------------------------------------------------------------

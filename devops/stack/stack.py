@@ -22,6 +22,7 @@ non-standard port (CSRF origin check, Host with its port); nginx's JSON 502 with
 gone; and every line gunicorn and the worker wrote is JSON.
 """
 
+import contextlib
 import json
 import mailbox
 import os
@@ -322,10 +323,13 @@ class SlotSubscription:
 
         from websockets.sync.client import connect
 
-        self.ws = connect(
-            f"ws://127.0.0.1:{stack.ports['nginx']}/graphql",
-            subprotocols=["graphql-transport-ws"],
-            open_timeout=30,
+        self._opened = contextlib.ExitStack()
+        self.ws = self._opened.enter_context(
+            connect(
+                f"ws://127.0.0.1:{stack.ports['nginx']}/graphql",
+                subprotocols=["graphql-transport-ws"],
+                open_timeout=30,
+            )
         )
         self.ws.send(json.dumps({"type": "connection_init", "payload": {
             "Authorization": f"Bearer {token}"}}))  # fmt: skip
@@ -343,7 +347,7 @@ class SlotSubscription:
         return [slot["start"] for slot in message["payload"]["data"]["availableSlotsChanged"]]
 
     def close(self) -> None:
-        self.ws.close()
+        self._opened.close()
 
 
 def subscribe_slots(stack: Stack, token: str, provider_id: str) -> SlotSubscription:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gql import Client, gql
+from gql import Client, GraphQLRequest, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.requests import RequestsHTTPTransport
 
@@ -55,7 +55,8 @@ def explain(code: str | None) -> str:
 
 
 def run(session: Any, operation: str, **variables: Any) -> dict[str, Any]:
-    return session.execute(OPERATIONS, variable_values=variables, operation_name=operation)
+    request = GraphQLRequest(OPERATIONS, variable_values=variables, operation_name=operation)
+    return session.execute(request)
 
 
 def reserve(session: Any, provider: str, start: str) -> dict[str, Any]:
