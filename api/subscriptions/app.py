@@ -22,6 +22,7 @@ import hashlib
 import inspect
 import json
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
@@ -165,14 +166,10 @@ class Connection:
         )
 
     def _check_token(self) -> None:
-        task = asyncio.create_task(self._recheck_token())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._in_background(self._recheck_token())
 
     def _check_user(self) -> None:
-        task = asyncio.create_task(self._recheck_user())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._in_background(self._recheck_user())
 
     async def _recheck_user(self) -> None:
         from reservation.models import User
@@ -183,9 +180,7 @@ class Connection:
             await self.close(*USER_DEACTIVATED)
 
     def _check_session(self) -> None:
-        task = asyncio.create_task(self._recheck_session())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._in_background(self._recheck_session())
 
     async def _recheck_session(self) -> None:
         key = self.session_key
@@ -261,7 +256,11 @@ class Connection:
                 self._arm_idle()
 
     def close_soon(self, code: int, reason: str) -> None:
-        task = asyncio.create_task(self.close(code, reason))
+        self._in_background(self.close(code, reason))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` as a task, referenced until it ends (the loop keeps only weak ones)."""
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
